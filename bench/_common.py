@@ -1,0 +1,54 @@
+"""Shared plumbing for benchmarks: write bench/results/<name>.json and a docs/BENCHMARKS.md section."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+
+
+def machine_facts() -> dict:
+    """Return the facts that make a figure comparable: CPU count, Python, date (UTC)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """Return a GitHub markdown table; floats are printed with 3 significant decimals."""
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, results: dict, section_markdown: str) -> Path:
+    """Write ``bench/results/<name>.json`` and replace the ``name`` section of BENCHMARKS.md.
+
+    The section sits between ``<!-- bench:name:start -->`` and ``<!-- bench:name:end -->``
+    markers; it is appended when absent. Returns the JSON path.
+    """
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results = {"machine": machine_facts(), **results}
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start}\n{section_markdown.strip()}\n\n_Run: `python bench/{name}.py` on " \
+            f"{results['machine']['cpus']} CPUs, {results['machine']['date_utc']}._\n{end}"
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS_MD.write_text(text)
+    return path

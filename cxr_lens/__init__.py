@@ -1,0 +1,1 @@
+"""The ``cxr-lens`` command line: one front end over the engine (the viewer is the other)."""

@@ -1,0 +1,1 @@
+"""Sub-commands of ``cxr-lens``; each module has ``register(subparsers)`` that sets ``func``."""

@@ -1,0 +1,43 @@
+"""CXR Lens engine: Qt-free core shared by the viewer and the command line.
+
+Importing ``engine`` is cheap: the names below load their module (and torch, pydicom, spaCy …)
+only when first used, so the viewer can show an image before the model is loaded.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "EngineError": "engine.errors",
+    "DicomError": "engine.errors",
+    "ReportError": "engine.errors",
+    "PackError": "engine.errors",
+    "GateError": "engine.errors",
+    "ModelError": "engine.errors",
+    "SimilarIndexError": "engine.errors",
+    # labels
+    "LABELS": "engine.labels",
+    "LABEL_NAMES": "engine.labels",
+    "find_label": "engine.labels",
+    # resources
+    "bundled_pack_dir": "engine.resources",
+    "demo_studies_dir": "engine.resources",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
