@@ -1,0 +1,61 @@
+"""``python -m training <step> …``: run one step of the training pipeline.
+
+Each step is a module with ``register(subparsers)`` that adds its parser and sets ``func=run``,
+where ``run(args) -> int``; the same contract as the ``cxr-lens`` sub-commands (GUIDE §6).
+Exit codes: 0 success, 1 usage error, 2 input that could not be read.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from engine.errors import EngineError
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 1, 2
+
+# step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
+STEP_MODULES: dict[str, str] = {
+    "fetch-openi": "training.fetch_openi",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors exit with code 1 (2 means unreadable input)."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser with every step in :data:`STEP_MODULES` registered."""
+    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    subparsers = parser.add_subparsers(dest="step", parser_class=_Parser, metavar="STEP")
+    for module in STEP_MODULES.values():
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one step; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.step is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except EngineError as error:
+        print(f"training: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
