@@ -1,0 +1,405 @@
+"""The main window: docks, menus, status bar and the wiring between them (no image logic here)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+import engine
+from desktop import loading
+from desktop.actions import build_actions
+from desktop.plugins import ViewerContext
+from desktop.widgets.help_dialog import HelpDialog
+from desktop.widgets.image_view import ImageView
+from desktop.widgets.study_browser import StudyBrowser, format_date, format_name, image_key
+from desktop.widgets.tag_viewer import TagViewer
+from desktop.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+
+MENU_ORDER = ("&File", "&View", "&Window", "&Tools", "&Go", "&Analysis", "&Help")
+MAX_RECENT = 10
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The viewer window.
+
+    Parameters
+    ----------
+    settings
+        Where layout, recent studies and options persist.
+    runner
+        Worker pool for engine calls (a new one when ``None``).
+    """
+
+    image_shown = QtCore.Signal(object)      # engine Image, after its pixels are on screen
+    studies_loaded = QtCore.Signal(object)   # engine ReadResult
+
+    def __init__(self, settings: QtCore.QSettings, runner: TaskRunner | None = None):
+        super().__init__()
+        self.settings = settings
+        self.runner = runner or TaskRunner(parent=self)
+        self.setWindowTitle("CXR Lens")
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+        self.setDockNestingEnabled(True)
+        self._menus: dict[str, QtWidgets.QMenu] = {}
+        for title in MENU_ORDER:
+            self.menu_named(title)
+
+        self.image_view = ImageView()
+        self.compare_view = ImageView()
+        self.compare_title = QtWidgets.QLabel()
+        self.compare_title.setProperty("class", "dim")
+        compare = QtWidgets.QWidget()
+        compare_layout = QtWidgets.QVBoxLayout(compare)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        compare_layout.addWidget(self.compare_title)
+        compare_layout.addWidget(self.compare_view)
+        self.compare_pane = compare
+        self.splitter = QtWidgets.QSplitter()
+        self.splitter.addWidget(self.image_view)
+        self.splitter.addWidget(compare)
+        compare.hide()
+        self.setCentralWidget(self.splitter)
+
+        self.browser = StudyBrowser()
+        self.browser_dock = self._dock("Studies", self.browser, QtCore.Qt.LeftDockWidgetArea)
+        self.browser.image_selected.connect(self.show_image)
+
+        self.readout = QtWidgets.QLabel()
+        self.pack_label = QtWidgets.QLabel("No model pack")
+        self.progress = QtWidgets.QProgressBar(maximumWidth=160, maximumHeight=14)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.statusBar().addWidget(self.readout, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.pack_label)
+        self.runner.busy_changed.connect(self.progress.setVisible)
+
+        self.actions_by_key = build_actions(self)
+        toolbar = self.addToolBar("Tools")
+        toolbar.setObjectName("tools")
+        toolbar.setMovable(False)
+        for key in ("open_file", "open_folder", None, "fit", "actual", "rotate_cw", "flip_h", "invert",
+                    None, "measure"):
+            toolbar.addSeparator() if key is None else toolbar.addAction(self.actions_by_key[key])
+        self.preset_box = QtWidgets.QComboBox()
+        self.preset_box.addItems([a.text().removeprefix("Window: ") for k, a in self.actions_by_key.items()
+                                  if k.startswith("preset_")])
+        self.preset_box.setToolTip("Window preset (keys 1–5); right-drag on the image for free window/level")
+        self.preset_box.activated.connect(lambda index: self.apply_preset(
+            [k.removeprefix("preset_") for k in self.actions_by_key if k.startswith("preset_")][index]))
+        toolbar.addWidget(self.preset_box)
+        self.frame_box = QtWidgets.QSpinBox(prefix="Frame ", minimum=1, maximum=1)
+        self.frame_action = toolbar.addWidget(self.frame_box)
+        self.frame_action.setVisible(False)
+        self.frame_box.valueChanged.connect(lambda v: self.show_frame(v - 1))
+        self._recent_menu = self.menu_named("&File").addMenu("Open &recent")
+        self._recent_menu.aboutToShow.connect(self._fill_recent)
+        self.menu_named("&Help").addAction("&About CXR Lens", self.show_about)
+
+        self.image_view.cursor_moved.connect(self.readout.setText)
+        self.image_view.measured.connect(self._on_measured)
+        self.image_view.view_changed.connect(self._sync_compare_range)
+        self.image_view.window_changed.connect(self._sync_compare_window)
+
+        self.context = ViewerContext(self, self.runner)
+        self.plugin_docks: dict[str, QtWidgets.QDockWidget] = {}
+        self.about_sections: list = []          # callables returning (title, html) for About
+        self.images: list = []
+        self.current_image = None
+        self.current_frame = 0
+        self._load_token = 0
+        self._restore_settings()
+
+    # ------------------------------------------------------------------ building blocks
+    def menu_named(self, title: str) -> QtWidgets.QMenu:
+        """Return the top-level menu ``title``, creating it (before Help) when missing."""
+        key = title if title.startswith("&") else f"&{title}"
+        menu = self._menus.get(key) or self._menus.get(title)
+        if menu is None:
+            menu = QtWidgets.QMenu(key, self)
+            help_menu = self._menus.get("&Help")
+            if help_menu is not None:
+                self.menuBar().insertMenu(help_menu.menuAction(), menu)
+            else:
+                self.menuBar().addMenu(menu)
+            self._menus[key] = menu
+        return menu
+
+    def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.menu_named("&View").addAction(dock.toggleViewAction())
+        return dock
+
+    def add_plugin(self, plugin) -> bool:
+        """Put ``plugin``'s panel in a dock on the right; report and skip a failing plugin."""
+        try:
+            panel = plugin.create_panel(self.context)
+        except Exception as error:  # noqa: BLE001 - a plugin's bug must not take the viewer down
+            log.warning("plugin %s failed", plugin.name, exc_info=True)
+            self.show_error(f"Plugin “{plugin.name}” could not start", error)
+            return False
+        dock = self._dock(plugin.title, panel, QtCore.Qt.RightDockWidgetArea)
+        dock.setObjectName(f"plugin_{plugin.name}")
+        others = list(self.plugin_docks.values())
+        if others:
+            self.tabifyDockWidget(others[-1], dock)
+        self.plugin_docks[plugin.name] = dock
+        if self.settings.contains("window/state"):
+            self.restoreState(self.settings.value("window/state"))
+        return True
+
+    # ------------------------------------------------------------------ opening
+    def open_file_dialog(self) -> None:
+        """Ask for a file (DICOM, DICOMDIR, PNG or JPEG) and open it."""
+        start = str(self.settings.value("paths/last_dir", str(Path.home())))
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open image or DICOMDIR", start, "Images (*.dcm *.dicom *.png *.jpg *.jpeg DICOMDIR);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        """Ask for a folder and open every image in it (recursively)."""
+        start = str(self.settings.value("paths/last_dir", str(Path.home())))
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open folder", start)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        """Read a file, folder or DICOMDIR on a worker; show the first image when read."""
+        path = Path(path)
+        self.statusBar().showMessage(f"Reading {path} …")
+        self.runner.submit(engine.read_path, path, name="read",
+                           on_result=lambda result: self._on_read(path, result),
+                           on_error=lambda error: self.show_error(f"Cannot open {path}", error))
+
+    def _on_read(self, path: Path, result) -> None:
+        self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
+        self.images = self.browser.set_studies(result.studies)
+        self.studies_loaded.emit(result)
+        if result.errors:
+            names = "\n".join(f"{e.path.name}: {e.reason}" for e in result.errors[:8])
+            more = f"\n… and {len(result.errors) - 8} more" if len(result.errors) > 8 else ""
+            self.statusBar().showMessage(f"{len(result.errors)} file(s) could not be read", 10000)
+            if not self.images:
+                self.show_error(f"No readable images in {path}", names + more)
+        if not self.images:
+            if not result.errors:
+                self.show_error(f"No images in {path}", "the folder holds no DICOM, PNG or JPEG image")
+            return
+        self._add_recent(path)
+        self.setWindowTitle(f"CXR Lens — {path.name}")
+        self.show_image(self.images[0])
+        for image in self.images:
+            key = image_key(image)
+            self.runner.submit(loading.thumbnail, image, key, name="thumbnail",
+                               on_result=lambda thumb: self.browser.set_thumbnail(thumb.key, thumb.pixels),
+                               on_error=lambda error: log.info("no thumbnail: %s", error))
+
+    def show_image(self, image, frame: int = 0) -> None:
+        """Load one frame of ``image`` on a worker and show it."""
+        self._load_token += 1
+        token = self._load_token
+        keep = image is self.current_image and frame != self.current_frame
+        self.runner.submit(loading.image_data, image, frame, name="pixels",
+                           on_result=lambda data: self._on_pixels(token, image, frame, data, keep),
+                           on_error=lambda error: self.show_error(f"Cannot display {image.path}", error))
+
+    def _on_pixels(self, token: int, image, frame: int, data, keep: bool) -> None:
+        if token != self._load_token:
+            return  # a newer request superseded this one
+        self.current_image, self.current_frame = image, frame
+        self.image_view.set_image(data, keep_view=keep)
+        self.image_view.set_inverted(self.actions_by_key["invert"].isChecked())
+        self.image_view.set_corner_texts(corner_texts(image, frame))
+        self.browser.select_image(image)
+        self.frame_box.blockSignals(True)
+        self.frame_box.setMaximum(image.number_of_frames)
+        self.frame_box.setValue(frame + 1)
+        self.frame_box.blockSignals(False)
+        self.frame_action.setVisible(image.number_of_frames > 1)
+        if data.pixel_spacing_mm is None:
+            self.statusBar().showMessage("No pixel spacing in this file: distances are in pixels", 8000)
+        self.context.publish_image(image, data)
+        self.image_shown.emit(image)
+
+    def step_image(self, step: int) -> None:
+        """Show the next (``step`` = 1) or previous image of the loaded studies."""
+        if self.current_image in self.images:
+            index = self.images.index(self.current_image) + step
+            if 0 <= index < len(self.images):
+                self.show_image(self.images[index])
+
+    def show_frame(self, frame: int) -> None:
+        """Show frame ``frame`` (0-based) of the current image."""
+        if self.current_image is not None and 0 <= frame < self.current_image.number_of_frames:
+            self.show_image(self.current_image, frame)
+
+    def step_frame(self, step: int) -> None:
+        """Show the next or previous frame of a multi-frame image."""
+        self.show_frame(self.current_frame + step)
+
+    # ------------------------------------------------------------------ view commands
+    def fit(self) -> None:
+        self.image_view.fit()
+
+    def actual_size(self) -> None:
+        self.image_view.actual_size()
+
+    def zoom(self, factor: float) -> None:
+        self.image_view.zoom(factor)
+
+    def rotate(self, degrees: int) -> None:
+        self.image_view.rotate(degrees)
+
+    def flip(self, horizontal: bool) -> None:
+        self.image_view.flip(horizontal)
+
+    def toggle_invert(self, on: bool) -> None:
+        self.image_view.set_inverted(on)
+        self.compare_view.set_inverted(on)
+
+    def apply_preset(self, name: str) -> None:
+        self.image_view.set_preset(name)
+        keys = [k.removeprefix("preset_") for k in self.actions_by_key if k.startswith("preset_")]
+        self.preset_box.setCurrentIndex(keys.index(name))
+
+    def toggle_measure(self, on: bool) -> None:
+        self.image_view.set_measuring(on)
+
+    def clear_measurements(self) -> None:
+        self.image_view.clear_measurements()
+
+    def _on_measured(self, value: float, unit: str) -> None:
+        note = "" if unit == "mm" else " — the file has no pixel spacing, so the length is in pixels"
+        self.statusBar().showMessage(f"Distance {value:.1f} {unit}{note}", 10000)
+
+    # ------------------------------------------------------------------ side-by-side view
+    def show_beside(self, data, title: str) -> None:
+        """Show ``data`` in the compare pane with the current window and zoom (kept in sync)."""
+        self.compare_pane.show()
+        self.compare_title.setText(f"  {title}   (window and zoom follow the main image)")
+        self.compare_view.set_image(data)
+        if self.image_view.window is not None and not data.is_colour:
+            self.compare_view.set_window(self.image_view.window)
+        self.compare_view.set_inverted(self.actions_by_key["invert"].isChecked())
+        self.splitter.setSizes([1, 1])
+        self.image_view.fit()
+        self.compare_view.fit()
+
+    def hide_beside(self) -> None:
+        self.compare_pane.hide()
+
+    def _sync_compare_range(self, view_range) -> None:
+        if self.compare_pane.isVisible() and self.compare_view.data is not None:
+            self.compare_view.set_view_range(view_range)
+
+    def _sync_compare_window(self, window) -> None:
+        if self.compare_pane.isVisible() and self.compare_view.data is not None \
+                and not self.compare_view.data.is_colour:
+            self.compare_view.set_window(window)
+
+    # ------------------------------------------------------------------ dialogs and messages
+    def show_tags(self) -> None:
+        """Open the DICOM tag viewer for the current image."""
+        image = self.current_image
+        if image is None or image.kind != "dicom":
+            self.statusBar().showMessage("No DICOM image is shown", 5000)
+            return
+        self.runner.submit(engine.read_tags, image.path, name="tags",
+                           on_result=lambda rows: self._open_tags(image.path, rows),
+                           on_error=lambda error: self.show_error(f"Cannot read tags of {image.path}", error))
+
+    def _open_tags(self, path, rows) -> None:
+        self.tag_viewer = TagViewer(str(path), rows, self)
+        self.tag_viewer.show()
+
+    def show_help(self) -> None:
+        HelpDialog(list(self.actions_by_key.values()), self).show()
+
+    def show_about(self) -> None:
+        from desktop.widgets.about_dialog import AboutDialog
+        AboutDialog([section() for section in self.about_sections], self).show()
+
+    def show_error(self, title: str, error) -> None:
+        """Show an error in the status bar and a non-blocking dialog."""
+        text = str(error)
+        log.warning("%s: %s", title, text)
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Warning, title, text, parent=self)
+        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        self.last_error = (title, text)
+
+    def set_pack_text(self, text: str, tooltip: str = "") -> None:
+        self.pack_label.setText(text)
+        self.pack_label.setToolTip(tooltip)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt API
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ settings
+    def _add_recent(self, path: Path) -> None:
+        recent = [p for p in self.recent_paths() if p != str(path)]
+        self.settings.setValue("recent", [str(path)] + recent[: MAX_RECENT - 1])
+
+    def recent_paths(self) -> list[str]:
+        """Recently opened files and folders, newest first."""
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _fill_recent(self) -> None:
+        self._recent_menu.clear()
+        for path in self.recent_paths():
+            self._recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        if self._recent_menu.isEmpty():
+            self._recent_menu.addAction("(none)").setEnabled(False)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self.actions_by_key["invert"].setChecked(self.settings.value("view/invert", False, type=bool))
+
+    def save_settings(self) -> None:
+        """Write layout and options to the settings store."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("view/invert", self.actions_by_key["invert"].isChecked())
+        self.settings.sync()
+
+    def closeEvent(self, event):  # noqa: N802 - Qt API
+        self.save_settings()
+        super().closeEvent(event)
+
+
+def corner_texts(image, frame: int) -> dict[str, str]:
+    """Corner annotations: patient (top left), acquisition (top right), image (bottom left)."""
+    top_left = "\n".join(t for t in (format_name(image.patient_name), image.patient_id and f"ID {image.patient_id}",
+                                     format_date(image.study_date), image.study_description) if t)
+    acquisition = " ".join(t for t in (image.modality, image.view_position, image.laterality) if t)
+    top_right = "\n".join(t for t in (acquisition, image.series_description,
+                                      image.instance_number is not None and f"Image {image.instance_number}" or "",
+                                      image.number_of_frames > 1 and f"Frame {frame + 1}/{image.number_of_frames}"
+                                      or "") if t)
+    spacing = image.pixel_spacing_mm
+    size = f"{image.columns} × {image.rows}"
+    size += f"  {spacing[1]:.3f} × {spacing[0]:.3f} mm/px" if spacing else "  no pixel spacing"
+    return {"tl": top_left, "tr": top_right, "bl": size}

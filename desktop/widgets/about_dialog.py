@@ -1,0 +1,33 @@
+"""About dialog: the application, the loaded model pack and its model card."""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+APP_TEXT = (
+    "<h2>CXR Lens</h2><p>An offline DICOM viewer for chest radiographs with an AI engine.</p>"
+    "<p><b>Research and demonstration software; not for clinical use.</b> Findings, heatmaps and "
+    "similar cases come from a model pack whose intended use, data and limits are described in its "
+    "model card below.</p>"
+)
+
+
+class AboutDialog(QtWidgets.QDialog):
+    """Tabs: the application, then one per ``(title, html)`` section (pack info, model card …)."""
+
+    def __init__(self, sections, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("About CXR Lens")
+        self.resize(720, 620)
+        tabs = QtWidgets.QTabWidget()
+        for title, html in [("CXR Lens", APP_TEXT), *sections]:
+            browser = QtWidgets.QTextBrowser()
+            browser.setOpenExternalLinks(False)
+            browser.setHtml(html)
+            tabs.addTab(browser, title)
+        self.tabs = tabs
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(buttons)
+        self.setAttribute(QtCore.Qt.WA_DeleteOnClose)
