@@ -20,6 +20,9 @@ COMMAND_MODULES = (
     "cxr_lens.commands.view",
     "cxr_lens.commands.info",
     "cxr_lens.commands.render",
+    "cxr_lens.commands.predict",
+    "cxr_lens.commands.pack",
+    "cxr_lens.commands.scan",
 )
 
 

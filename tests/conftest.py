@@ -28,3 +28,9 @@ def pydicom_data_dir() -> Path:
 def rg1_path(pydicom_data_dir: Path) -> Path:
     """A real CR chest radiograph, MONOCHROME1, uncompressed (1955×1841)."""
     return pydicom_data_dir / "RG1_UNCR.dcm"
+
+
+# The tiny random-weight pack fixtures (defined beside the engine tests) are offered to every folder.
+from tests.engine.conftest import (  # noqa: E402,F401
+    chest_like_image, tiny_pack_copy, tiny_pack_dir, tiny_predictor,
+)

@@ -1,0 +1,167 @@
+"""Headless batch scan of a folder: gate + findings for every image, resumable, failures recorded.
+
+``scan_folder`` is a generator that yields :class:`ScanProgress` after each image, so front ends
+can show progress and stop early. Results are appended to ``OUT/results.jsonl`` (one line per
+image, flushed as it goes, so a killed scan loses nothing) and failures to ``OUT/errors.jsonl``;
+``OUT/summary.csv`` is rewritten at the end from all results. With ``resume=True`` images already in
+``results.jsonl`` are skipped.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from engine.dicom import read_path
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.csv"
+REPORT_NAMES = ("report.txt",)
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """Where a scan stands: images done (including skipped and failed) out of ``total``."""
+
+    done: int
+    total: int
+    failed: int
+    skipped: int
+    path: str
+    message: str
+
+
+def sidecar_report(image_path: Path) -> str | None:
+    """Return the report text kept beside an image (``<stem>.txt`` or ``report.txt``), if any."""
+    for candidate in (image_path.with_suffix(".txt"), *(image_path.parent / n for n in REPORT_NAMES)):
+        if candidate.is_file() and candidate != image_path:
+            return candidate.read_text(errors="replace")
+    return None
+
+
+def _done_paths(out_dir: Path) -> set[str]:
+    """Paths already in ``results.jsonl``; a last line cut short by a kill is dropped from the file."""
+    path = out_dir / RESULTS
+    if not path.exists():
+        return set()
+    kept, done = [], set()
+    for line in path.read_text().splitlines():
+        try:
+            done.add(json.loads(line)["path"])
+            kept.append(line)
+        except (json.JSONDecodeError, KeyError):
+            log.warning("%s: dropping an incomplete result line; that image is scanned again", path)
+    path.write_text("".join(line + "\n" for line in kept))
+    return done
+
+
+_WORKER_PREDICTOR = None
+
+
+def _init_worker(pack_dir: str, threads: int) -> None:
+    global _WORKER_PREDICTOR  # one predictor per worker process, built once
+    from engine.predict import Predictor
+
+    _WORKER_PREDICTOR = Predictor(pack_dir, threads=threads)
+
+
+def _predict_one(path: str, use_reports: bool) -> dict:
+    """Predict one image file in a worker; returns a result or an error record (never raises)."""
+    from engine.dicom import read_image
+
+    start = time.perf_counter()
+    try:
+        image = read_image(path)
+        report = sidecar_report(Path(path)) if use_reports else None
+        prediction = _WORKER_PREDICTOR.predict(image, report=report)
+    except EngineError as error:
+        return {"path": path, "error": str(error)}
+    record = {"path": path, "sop_uid": image.sop_uid, "study_uid": image.study_uid,
+              "with_report": report is not None, **prediction.to_dict()}
+    record["timing_ms"]["file_total"] = round((time.perf_counter() - start) * 1000, 2)
+    return record
+
+
+def write_summary(out_dir: Path, label_names: tuple[str, ...]) -> Path:
+    """Rewrite ``summary.csv`` from ``results.jsonl``: one row per image, probabilities per label."""
+    rows = []
+    for line in (out_dir / RESULTS).read_text().splitlines() if (out_dir / RESULTS).exists() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    target = out_dir / SUMMARY
+    with open(target, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "mode", "gate_status", "gate_issues", "positive", *label_names])
+        for row in rows:
+            probs = {f["name"]: f["probability"] for f in row.get("findings", [])}
+            gate = row.get("gate") or {}
+            writer.writerow([row["path"], row.get("mode"), gate.get("status", ""),
+                             "; ".join(i.get("code", "") for i in gate.get("issues", [])),
+                             "; ".join(row.get("positive", [])), *(probs.get(n, "") for n in label_names)])
+    return target
+
+
+def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, resume: bool = False,
+                workers: int = 1, use_reports: bool = True) -> Iterator[ScanProgress]:
+    """Scan every image under ``folder`` with the pack in ``pack_dir``; yield progress per image.
+
+    Files that cannot be read are recorded in ``errors.jsonl`` with their reason and the scan goes
+    on. ``workers`` processes each load the pack once (torch threads split between them).
+    """
+    from engine.pack import load_pack
+
+    folder, out_dir = Path(folder), Path(out_dir)
+    pack = load_pack(pack_dir)  # verify before any work: a refused pack stops the scan here
+    out_dir.mkdir(parents=True, exist_ok=True)
+    found = read_path(folder)
+    done_paths = _done_paths(out_dir) if resume else set()
+    if not resume:
+        for name in (RESULTS, ERRORS):
+            (out_dir / name).unlink(missing_ok=True)
+    todo = [str(image.path) for image in found.images if str(image.path) not in done_paths]
+    total = len(found.images) + len(found.errors)
+    skipped, failed, done = len(found.images) - len(todo), 0, 0
+    with open(out_dir / ERRORS, "a") as errors:
+        for error in found.errors:
+            errors.write(json.dumps({"path": str(error.path), "error": error.reason}) + "\n")
+            failed += 1
+            done += 1
+            yield ScanProgress(done + skipped, total, failed, skipped, str(error.path), error.reason)
+    threads = max(1, (os.cpu_count() or 2) // max(1, workers))
+    if workers <= 1:
+        _init_worker(str(pack.path), threads)
+        records = (_predict_one(path, use_reports) for path in todo)
+        yield from _write_records(records, out_dir, done, skipped, failed, total)
+    else:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(str(pack.path), threads)) as pool:
+            records = pool.map(_predict_one, todo, [use_reports] * len(todo), chunksize=4)
+            yield from _write_records(records, out_dir, done, skipped, failed, total)
+    write_summary(out_dir, pack.label_names)
+
+
+def _write_records(records, out_dir: Path, done: int, skipped: int, failed: int,
+                   total: int) -> Iterator[ScanProgress]:
+    with open(out_dir / RESULTS, "a") as results, open(out_dir / ERRORS, "a") as errors:
+        for record in records:
+            done += 1
+            if "error" in record:
+                failed += 1
+                errors.write(json.dumps(record) + "\n")
+                errors.flush()
+                message = record["error"]
+            else:
+                results.write(json.dumps(record) + "\n")
+                results.flush()
+                message = ", ".join(record["positive"]) or ("refused by the gate" if record["mode"] == "none"
+                                                            else "no finding above threshold")
+            yield ScanProgress(done + skipped, total, failed, skipped, record["path"], message)

@@ -1,0 +1,59 @@
+"""`cxr-lens scan`: every image gets a result line, bad files an error line, resume skips work."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from cxr_lens.cli import main
+
+
+@pytest.fixture()
+def scan_folder_input(tmp_path, rg1_path, pydicom_data_dir):
+    folder = tmp_path / "in"
+    (folder / "chest").mkdir(parents=True)
+    shutil.copy(rg1_path, folder / "chest" / "rg1.dcm")
+    (folder / "chest" / "report.txt").write_text("FINDINGS: Small left pleural effusion.")
+    shutil.copy(pydicom_data_dir / "MR2_UNCR.dcm", folder / "mr.dcm")
+    (folder / "broken.dcm").write_text("not dicom")
+    return folder
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_scan_records_results_and_failures_and_goes_on(scan_folder_input, tmp_path, tiny_pack_dir):
+    out = tmp_path / "out"
+    code = main(["scan", str(scan_folder_input), "--out", str(out), "--pack", str(tiny_pack_dir)])
+    assert code == 3  # one file failed, the others were scanned
+    results = {r["path"].split("/")[-1]: r for r in _lines(out / "results.jsonl")}
+    assert set(results) == {"rg1.dcm", "mr.dcm"}
+    assert results["rg1.dcm"]["with_report"] is True and results["rg1.dcm"]["mode"] in ("joint", "text")
+    assert results["mr.dcm"]["gate"]["status"] != "ok"  # an MR is not a chest radiograph
+    errors = _lines(out / "errors.jsonl")
+    assert [e["path"].split("/")[-1] for e in errors] == ["broken.dcm"] and "not a DICOM" in errors[0]["error"]
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("path,mode,gate_status") and len(summary) == 3
+
+
+def test_resume_skips_done_images_and_redoes_a_cut_line(scan_folder_input, tmp_path, tiny_pack_dir):
+    out = tmp_path / "out"
+    main(["scan", str(scan_folder_input), "--out", str(out), "--pack", str(tiny_pack_dir), "--no-reports"])
+    lines = (out / "results.jsonl").read_text().splitlines()
+    # simulate a kill while the second line was being written
+    (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    main(["scan", str(scan_folder_input), "--out", str(out), "--pack", str(tiny_pack_dir), "--resume",
+          "--no-reports"])
+    paths = [r["path"] for r in (json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()
+                                 if line.endswith("}"))]
+    assert sorted(paths) == sorted({json.loads(lines[0])["path"], json.loads(lines[1])["path"]})
+
+
+def test_scan_with_a_tampered_pack_stops_before_work(scan_folder_input, tmp_path, tiny_pack_copy, capsys):
+    weights = tiny_pack_copy / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    code = main(["scan", str(scan_folder_input), "--out", str(tmp_path / "out"), "--pack", str(tiny_pack_copy)])
+    assert code == 2
+    assert "weights.safetensors" in capsys.readouterr().err
