@@ -1,0 +1,65 @@
+"""``cxr-lens predict FILE [--report TEXT | --report-file F] [--json] [--pack DIR]``."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    """Add the ``predict`` sub-command."""
+    parser = subparsers.add_parser("predict", help="findings for one image (and optionally its report)")
+    parser.add_argument("file", help="DICOM, PNG or JPEG image")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--report", help="report text to fuse with the image")
+    group.add_argument("--report-file", help="file holding the report text (UTF-8)")
+    parser.add_argument("--pack", help="model pack folder (default: the bundled pack)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the model (default 2)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(func=run)
+
+
+def _read_report(args) -> str | None:
+    if args.report_file is None:
+        return args.report
+    path = Path(args.report_file)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise EngineError(f"cannot read the report ({error})", path=path,
+                          hint="give a UTF-8 text file") from error
+
+
+def run(args) -> int:
+    """Load the pack, read the image, predict, print."""
+    from engine.dicom import read_image
+    from engine.predict import Predictor
+    from engine.resources import bundled_pack_dir
+
+    report = _read_report(args)
+    image = read_image(args.file)
+    start = time.perf_counter()
+    predictor = Predictor(args.pack or bundled_pack_dir(), threads=args.threads)
+    load_ms = (time.perf_counter() - start) * 1000
+    result = predictor.predict(image, report)
+    data = {"file": str(Path(args.file)), "pack": predictor.pack.manifest["name"],
+            "pack_version": predictor.pack.manifest["version"], **result.to_dict()}
+    data["timing_ms"]["pack_load"] = round(load_ms, 1)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    gate = data["gate"]
+    print(f"{data['file']}  ({data['mode']} mode, pack {data['pack']} {data['pack_version']})")
+    print(f"gate: {gate['status']}" + "".join(f"\n  - {i['severity']}: {i['message']}" for i in gate["issues"]))
+    if result.findings:
+        width = max(len(f.name) for f in result.findings)
+        for finding in sorted(result.findings, key=lambda f: -f.probability):
+            mark = "POSITIVE" if finding.positive else ""
+            print(f"  {finding.name:<{width}}  p={finding.probability:.3f}  threshold={finding.threshold:.3f}  {mark}")
+    print("timing (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in data["timing_ms"].items()))
+    return 0

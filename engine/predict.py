@@ -1,0 +1,206 @@
+"""Calibrated per-label predictions from an image, a report text, or both, behind the input gate.
+
+``Predictor(pack).predict(image, report)`` returns a :class:`Prediction`: for each label the
+temperature-scaled probability, the pack's calibrated threshold for that input mode and the
+decision; the gate's verdict; timings. ``Predictor.embed`` gives the L2-normalised image, text and
+joint embeddings used for similar-case search.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import ModelError
+from engine.gate import GateVerdict, check_metadata, check_ood, check_pixels, ood_scores
+from engine.pack import Pack, load_pack
+from engine.preprocess import Geometry, PreprocessParams, preprocess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One label's result: probability in [0, 1], the mode's threshold, and ``probability >= threshold``."""
+
+    name: str
+    probability: float
+    threshold: float
+    positive: bool
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Result of :meth:`Predictor.predict`.
+
+    Attributes
+    ----------
+    mode
+        ``"image"``, ``"text"`` or ``"joint"`` (what the findings were computed from), or ``"none"``
+        when the gate refused the image and there was no report.
+    findings
+        One :class:`Finding` per label in pack order (empty when mode is ``"none"``).
+    gate
+        The input gate's verdict (None when no image was given).
+    timing_ms
+        Wall times in milliseconds: ``preprocess``, ``model``, ``total``.
+    geometry
+        Where the image lies on the model grid (for heatmaps), or None.
+    """
+
+    mode: str
+    findings: tuple[Finding, ...]
+    gate: GateVerdict | None
+    timing_ms: dict = field(default_factory=dict)
+    geometry: Geometry | None = None
+
+    def positives(self) -> list[str]:
+        """Names of labels at or above their threshold."""
+        return [f.name for f in self.findings if f.positive]
+
+    def to_dict(self) -> dict:
+        """JSON-safe form (used by ``cxr-lens predict --json``)."""
+        return {
+            "mode": self.mode,
+            "findings": [{"name": f.name, "probability": round(f.probability, 4),
+                          "threshold": round(f.threshold, 4), "positive": f.positive} for f in self.findings],
+            "positive": self.positives(),
+            "gate": None if self.gate is None else self.gate.to_dict(),
+            "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
+        }
+
+
+def _image_facts(image) -> dict:
+    """Return the header facts the gate reads (empty for a bare array)."""
+    if isinstance(image, np.ndarray):
+        return {}
+    if hasattr(image, "pixels"):
+        return {"modality": getattr(image, "modality", None), "body_part": getattr(image, "body_part", None),
+                "view_position": getattr(image, "view_position", None)}
+    raise ModelError(f"cannot predict on a {type(image).__name__}; give a [0, 1] array or an engine Image")
+
+
+def _display_array(image) -> np.ndarray:
+    """Return the display image in [0, 1] of an ndarray or an engine.dicom Image (first frame)."""
+    if isinstance(image, np.ndarray):
+        return image
+    from engine.display import display_float
+    return display_float(image)
+
+
+class Predictor:
+    """Runs a loaded pack's model with its preprocessing, calibration and gate.
+
+    Parameters
+    ----------
+    pack
+        A :class:`engine.pack.Pack` (or a pack folder, loaded and verified here).
+    threads
+        torch intra-op threads (None leaves torch's setting alone).
+    """
+
+    def __init__(self, pack: Pack | str | Path, threads: int | None = None):
+        import torch
+
+        self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        manifest = self.pack.manifest
+        self.params = PreprocessParams.from_dict(manifest["preprocessing"])
+        self.labels = self.pack.label_names
+        self.thresholds = {mode: np.array([entry.get("thresholds", {}).get(mode, entry["threshold"])
+                                           for entry in manifest["labels"]], dtype=np.float64)
+                           for mode in ("image", "text", "joint")}
+        temps = manifest["calibration"].get("temperature", {})
+        self.temperature = {mode: float(temps.get(mode, 1.0)) for mode in ("image", "text", "joint")}
+        ood = manifest["gate"].get("ood", {})
+        self.ood_threshold = ood.get("threshold")
+
+    def prepare(self, image01: np.ndarray):
+        """Return the model input tensor ``(1, 1, size, size)`` and its :class:`Geometry`."""
+        import torch
+        array, geometry = preprocess(image01, self.params)
+        return torch.from_numpy(array)[None], geometry
+
+    def tokenize(self, texts: list[str]):
+        """Return ``input_ids`` and ``attention_mask`` for report texts."""
+        from engine.model import encode_texts
+        return encode_texts(self.pack.tokenizer, texts)
+
+    def forward(self, image_tensor=None, texts: list[str] | None = None, need_attention: bool = False):
+        """Run the model (no grad) on a prepared image tensor and/or texts; return the FusionOutput."""
+        import torch
+        kwargs = {"image": image_tensor}
+        if texts:
+            kwargs["input_ids"], kwargs["attention_mask"] = self.tokenize(texts)
+        with torch.inference_mode():
+            return self.pack.model(**kwargs, need_attention=need_attention)
+
+    def probabilities(self, logits: np.ndarray, mode: str) -> np.ndarray:
+        """Temperature-scaled sigmoid of ``(batch, labels)`` logits for input ``mode``."""
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64) / self.temperature[mode]))
+
+    def predict(self, image=None, report: str | None = None, check_gate: bool = True) -> Prediction:
+        """Predict findings for one image (a [0, 1] array or an engine.dicom Image) and/or a report.
+
+        When the gate refuses the image, image-based findings are withheld: with a report the
+        findings come from the text alone, otherwise there are none.
+        """
+        start = time.perf_counter()
+        report = report if report and report.strip() else None
+        if image is None and report is None:
+            raise ModelError("nothing to predict on: give an image, a report text, or both")
+        verdict = geometry = tensor = None
+        timing = {}
+        if image is not None:
+            verdict = GateVerdict(tuple(check_metadata(**_image_facts(image))), checks=("metadata",))
+            if check_gate and not verdict.accepted:  # refused on its header: pixels are not decoded
+                tensor = None
+            else:
+                array = _display_array(image)
+                if check_gate:
+                    verdict = GateVerdict(verdict.issues + tuple(check_pixels(array)),
+                                          checks=("metadata", "pixels"))
+                t0 = time.perf_counter()
+                tensor, geometry = self.prepare(array)
+                timing["preprocess"] = (time.perf_counter() - t0) * 1000
+                if check_gate and not verdict.accepted:
+                    tensor = None
+            if not check_gate:
+                verdict = GateVerdict()
+        if tensor is None and report is None:
+            timing["total"] = (time.perf_counter() - start) * 1000
+            return Prediction("none", (), verdict, timing, geometry)
+        mode = "joint" if tensor is not None and report is not None else ("image" if tensor is not None else "text")
+        t0 = time.perf_counter()
+        output = self.forward(tensor, [report] if report else None)
+        timing["model"] = (time.perf_counter() - t0) * 1000
+        if output.image_embedding is not None and check_gate and self.ood_threshold is not None:
+            score = float(ood_scores(output.image_embedding.numpy(), self.pack.gate_stats)[0])
+            issues = verdict.issues + tuple(check_ood(score, self.ood_threshold))
+            verdict = GateVerdict(issues, score, float(self.ood_threshold), verdict.checks + ("ood",))
+        probs = self.probabilities(output.logits.numpy(), mode)[0]
+        thresholds = self.thresholds[mode]
+        findings = tuple(Finding(name, float(p), float(t), bool(p >= t))
+                         for name, p, t in zip(self.labels, probs, thresholds))
+        timing["total"] = (time.perf_counter() - start) * 1000
+        return Prediction(mode, findings, verdict, timing, geometry)
+
+    def embed(self, image=None, report: str | None = None) -> dict[str, np.ndarray]:
+        """Return the L2-normalised embeddings ``{"image", "text", "joint"}`` (those available), each ``(E,)``."""
+        tensor = None
+        if image is not None:
+            tensor, _ = self.prepare(_display_array(image))
+        report = report if report and report.strip() else None
+        if tensor is None and report is None:
+            raise ModelError("nothing to embed: give an image, a report text, or both")
+        output = self.forward(tensor, [report] if report else None)
+        result = {"joint": output.joint_embedding[0].numpy()}
+        if output.image_embedding is not None:
+            result["image"] = output.image_embedding[0].numpy()
+        if output.text_embedding is not None:
+            result["text"] = output.text_embedding[0].numpy()
+        return result

@@ -1,0 +1,70 @@
+"""Input gate: metadata, pixel sanity, OOD score; pydicom-data's non-chest files are refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.gate import check_metadata, check_ood, fit_ood, ood_scores, ood_threshold, run_gate
+
+NON_CHEST = ["693_UNCR.dcm", "MR2_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm", "emri_small.dcm",
+             "US1_UNCR.dcm", "OBXXXX1A.dcm", "color-px.dcm", "JPEG-LL.dcm", "JPEG2000_UNC.dcm",
+             "eCT_Supplemental.dcm", "gdcm-US-ALOKA-16.dcm"]
+
+
+def _codes(issues):
+    return {(i.code, i.severity) for i in issues}
+
+
+def test_metadata_rules():
+    assert check_metadata("CR", "CHEST", "PA") == []
+    assert check_metadata("", "", "") == []  # a PNG has no header: nothing to say
+    assert ("modality", "refuse") in _codes(check_metadata("MR", "HEAD", ""))
+    assert ("lateral", "warn") in _codes(check_metadata("DX", "CHEST", "LL"))
+    assert ("body_part", "warn") in _codes(check_metadata("CR", "HAND", "PA"))
+
+
+def test_pixel_rules(chest_like_image):
+    assert run_gate(chest_like_image).status == "pass"
+    assert ("blank", "refuse") in _codes(run_gate(np.full((200, 200), 0.3, np.float32)).issues)
+    wide = np.random.default_rng(0).random((100, 400)).astype(np.float32)
+    assert ("aspect", "refuse") in _codes(run_gate(wide).issues)
+    photo = np.zeros((120, 100, 3), np.float32)
+    photo[..., 0] = np.linspace(0, 1, 100)[None]
+    photo[..., 2] = 0.8
+    assert ("colour", "refuse") in _codes(run_gate(photo).issues)
+    grey_rgb = np.repeat(chest_like_image[..., None], 3, axis=2)
+    assert run_gate(grey_rgb).status == "pass"
+
+
+def test_ood_score_separates_shifted_data():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(500, 8))
+    stats = fit_ood(train)
+    threshold = ood_threshold(ood_scores(rng.normal(size=(200, 8)), stats))
+    inside = ood_scores(rng.normal(size=(200, 8)), stats)
+    outside = ood_scores(rng.normal(loc=3.0, size=(200, 8)), stats)
+    assert 0.85 < np.mean(inside <= threshold) < 1.0
+    assert np.mean(outside > threshold) > 0.95
+    assert check_ood(float(outside[0]), threshold)[0].code == "ood"
+    assert check_ood(threshold - 1e-6, threshold) == []
+
+
+@pytest.mark.parametrize("name", NON_CHEST)
+def test_non_chest_pydicom_files_are_refused(name, pydicom_data_dir, tiny_predictor):
+    from engine.dicom import read_image
+
+    image = read_image(pydicom_data_dir / name)
+    result = tiny_predictor.predict(image)
+    assert result.gate.status == "refuse"
+    assert result.mode == "none" and result.findings == ()
+    reasons = " ".join(i.message for i in result.gate.issues)
+    assert image.modality in reasons and "not a radiograph" in reasons
+
+
+def test_chest_cr_passes_metadata_and_pixels(rg1_path, tiny_predictor):
+    from engine.dicom import read_image
+
+    result = tiny_predictor.predict(read_image(rg1_path))
+    assert result.gate.accepted and result.mode == "image"
+    assert not {"modality", "blank", "colour", "aspect"} & {i.code for i in result.gate.issues}
+    assert result.gate.ood_score is not None and len(result.findings) == 17
