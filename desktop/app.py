@@ -48,9 +48,11 @@ def build_window(fresh: bool = False, pack: str | Path | None = None, plugins: b
 
 
 def install_plugins(window, pack: str | Path | None = None) -> None:
-    """Add every plugin of the ``cxr_lens.plugins`` group."""
+    """Add the built-in engine plugin, then every plugin of the ``cxr_lens.plugins`` group."""
+    from desktop.engine_plugin import EnginePlugin
     from desktop.plugins import discover_plugins
 
+    window.add_plugin(EnginePlugin(pack_dir=pack))
     found, failures = discover_plugins()
     for plugin in found:
         window.add_plugin(plugin)

@@ -68,9 +68,18 @@ class ViewerContext(QtCore.QObject):
         """Show which model pack is in use in the status bar."""
         self._window.set_pack_text(text, tooltip)
 
-    def add_menu_action(self, menu_title: str, action) -> None:
-        """Add a ``QAction`` to a top-level menu (created when missing), e.g. ``"Analysis"``."""
+    def add_menu_action(self, menu_title: str, action, key: str | None = None) -> None:
+        """Add a ``QAction`` to a top-level menu (created when missing), e.g. ``"Analysis"``.
+
+        Its shortcut works anywhere in the window and is listed in the help dialog.
+        """
         self._window.menu_named(menu_title).addAction(action)
+        self._window.addAction(action)
+        self._window.actions_by_key[key or f"plugin_{id(action)}"] = action
+
+    def add_about_section(self, section) -> None:
+        """Add a tab to the About dialog: ``section()`` returns ``(title, markdown)``."""
+        self._window.about_sections.append(section)
 
 
 @runtime_checkable

@@ -37,6 +37,11 @@ _EXPORTS: dict[str, str] = {
     "modality_values": "engine.display",
     "render_uint8": "engine.display",
     "to_uint8": "engine.display",
+    # analysis (used by the viewer)
+    "Predictor": "engine.predict",
+    "Prediction": "engine.predict",
+    "label_text": "engine.report",
+    "ReportLabels": "engine.report",
     # labels
     "LABELS": "engine.labels",
     "LABEL_NAMES": "engine.labels",

@@ -12,17 +12,20 @@ APP_TEXT = (
 
 
 class AboutDialog(QtWidgets.QDialog):
-    """Tabs: the application, then one per ``(title, html)`` section (pack info, model card …)."""
+    """Tabs: the application, then one per ``(title, markdown)`` section (pack info, model card …)."""
 
     def __init__(self, sections, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("About CXR Lens")
         self.resize(720, 620)
         tabs = QtWidgets.QTabWidget()
-        for title, html in [("CXR Lens", APP_TEXT), *sections]:
+        browser = QtWidgets.QTextBrowser()
+        browser.setHtml(APP_TEXT)
+        tabs.addTab(browser, "CXR Lens")
+        for title, markdown in sections:
             browser = QtWidgets.QTextBrowser()
             browser.setOpenExternalLinks(False)
-            browser.setHtml(html)
+            browser.setMarkdown(markdown)
             tabs.addTab(browser, title)
         self.tabs = tabs
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)

@@ -372,7 +372,8 @@ class ImageView(QtWidgets.QWidget):
     def _corner_label(self, key: str) -> QtWidgets.QLabel:
         label = QtWidgets.QLabel(self.graphics)
         label.setAttribute(QtCore.Qt.WA_TransparentForMouseEvents)
-        label.setStyleSheet("color: #c8cdd3; background: transparent; font-size: 9pt;")
+        label.setStyleSheet("color: #d0d5db; background: rgba(18, 20, 23, 170); padding: 2px 5px;"
+                            " border-radius: 2px; font-size: 9pt;")
         align = QtCore.Qt.AlignRight if key[1] == "r" else QtCore.Qt.AlignLeft
         label.setAlignment(align | (QtCore.Qt.AlignBottom if key[0] == "b" else QtCore.Qt.AlignTop))
         return label

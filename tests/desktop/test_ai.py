@@ -1,0 +1,72 @@
+"""AI panels on the tiny random-weight pack: findings, gate, report fusion, consistency."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from tests.desktop.conftest import engine_panel, open_and_wait  # noqa: E402
+
+
+def test_pack_loads_and_is_shown_in_the_status_bar(ai_window, tiny_pack):
+    panel = engine_panel(ai_window)
+    assert panel.predictor is not None
+    assert "tiny-test-pack 0.0.1" in ai_window.pack_label.text()
+    title, text = panel.about_section()
+    assert "tiny-test-pack" in text and "Threshold" in text
+
+
+def test_predict_on_rg1_lists_every_label_sorted(ai_window, rg1_path):
+    open_and_wait(ai_window, rg1_path)
+    panel = engine_panel(ai_window)
+    prediction = panel.findings.prediction
+    assert prediction is not None and prediction.gate.status != "refuse"
+    tree = panel.findings.tree
+    assert tree.topLevelItemCount() == len(panel.predictor.labels)
+    shown = [float(tree.topLevelItem(i).text(2)) for i in range(tree.topLevelItemCount())]
+    positives = [tree.topLevelItem(i).text(3) == "present" for i in range(tree.topLevelItemCount())]
+    # positives first, then by probability
+    assert positives == sorted(positives, reverse=True)
+    for block in (True, False):
+        values = [p for p, pos in zip(shown, positives) if pos == block]
+        assert values == sorted(values, reverse=True)
+    by_name = {f.name: f for f in prediction.findings}
+    first = tree.topLevelItem(0).text(0)
+    assert f"{by_name[first].probability:.2f}" == tree.topLevelItem(0).text(2)
+    assert not panel.findings.banner.isHidden()
+
+
+def test_gate_refusal_shows_no_findings(ai_window, pydicom_data_dir):
+    open_and_wait(ai_window, pydicom_data_dir / "693_UNCR.dcm")  # a CT slice, not a radiograph
+    panel = engine_panel(ai_window)
+    assert panel.findings.prediction.gate.status == "refuse"
+    assert panel.findings.tree.topLevelItemCount() == 0
+    assert panel.findings.banner.property("level") == "refuse"
+    assert "refused" in panel.findings.banner.text()
+
+
+def test_report_fuses_highlights_and_checks_consistency(ai_window, rg1_path):
+    open_and_wait(ai_window, rg1_path)
+    panel = engine_panel(ai_window)
+    text = "FINDINGS: No pleural effusion. Mild cardiomegaly. Possible left lower lobe atelectasis."
+    panel.report.auto.setChecked(False)
+    panel.report.set_text(text)
+    panel.report.request_analysis()
+    assert ai_window.runner.wait_idle(60)
+    assert panel.findings.prediction.mode == "joint"
+    assert panel.report_labels.labels["Effusion"] == "negative"
+    assert panel.report_labels.labels["Cardiomegaly"] == "positive"
+    spans = panel.report.editor.extraSelections()
+    assert len(spans) == len(panel.report_labels.evidence) >= 3
+    highlighted = {text[s.cursor.selectionStart():s.cursor.selectionEnd()].lower() for s in spans}
+    assert any("effusion" in h for h in highlighted)
+    # the consistency view agrees with the rule applied to the image-only prediction
+    image = {f.name: f for f in panel.image_prediction.findings}
+    expected = [n for n, f in image.items() if n != "No Finding"
+                and (f.positive != (panel.report_labels.labels.get(n) == "positive"))]
+    rows = [panel.report.consistency.item(i).text() for i in range(panel.report.consistency.count())]
+    if expected:
+        assert len(rows) == len(expected)
+    else:
+        assert rows == ["The draft and the image model agree on every label."]
