@@ -18,6 +18,11 @@ EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 1, 2
 # step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
 STEP_MODULES: dict[str, str] = {
     "fetch-openi": "training.fetch_openi",
+    "train": "training.train",
+    "calibrate": "training.calibrate",
+    "evaluate": "training.evaluate",
+    "export": "training.export",
+    "all": "training.pipeline",
 }
 
 

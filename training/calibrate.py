@@ -1,0 +1,108 @@
+"""``python -m training calibrate --run RUN``: fit temperatures, thresholds and the OOD gate on validation.
+
+* one temperature per input mode (image, text, joint), minimising validation log loss;
+* per-label thresholds on the calibrated probabilities maximising validation F1 (Youden's J
+  with ``--method youden``);
+* Mahalanobis OOD statistics of the training split's image embeddings, with the threshold at the
+  95th percentile of the validation split's scores.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from engine.gate import fit_ood, ood_scores, ood_threshold
+from training.evaluate import expected_calibration_error, sigmoid
+from training.runs import MODES, split_outputs, write_json
+
+log = logging.getLogger(__name__)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Return T in [0.05, 20] minimising the mean binary log loss of ``sigmoid(logits / T)``."""
+    def loss(t: float) -> float:
+        p = np.clip(sigmoid(logits / t), 1e-7, 1 - 1e-7)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 121))
+    best = grid[int(np.argmin([loss(t) for t in grid]))]
+    fine = best * np.exp(np.linspace(-0.05, 0.05, 41))
+    return float(fine[int(np.argmin([loss(t) for t in fine]))])
+
+
+def best_threshold(labels: np.ndarray, probs: np.ndarray, method: str = "max-f1") -> float:
+    """Threshold on probabilities maximising F1 (or Youden's J); 0.5 when the label never occurs."""
+    positives = labels > 0.5
+    if positives.sum() == 0 or positives.all():
+        return 0.5
+    order = np.argsort(-probs)
+    p_sorted, y_sorted = probs[order], positives[order]
+    tp = np.cumsum(y_sorted)
+    fp = np.cumsum(~y_sorted)
+    last_of_value = np.r_[p_sorted[1:] != p_sorted[:-1], True]  # cut only between distinct values
+    if method == "youden":
+        score = tp / positives.sum() - fp / (~positives).sum()
+    else:
+        score = 2 * tp / (np.arange(1, len(probs) + 1) + positives.sum())
+    score = np.where(last_of_value, score, -np.inf)
+    k = int(np.argmax(score))
+    below = p_sorted[k + 1] if k + 1 < len(p_sorted) else 0.0
+    return float((p_sorted[k] + below) / 2)
+
+
+def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int = 2000) -> dict:
+    """Calibrate a trained run; write calibration.json and gate.safetensors; return the calibration."""
+    import torch
+    from safetensors.numpy import save_file
+    from tqdm import tqdm
+
+    from engine.model import load_tokenizer
+    from engine.preprocess import PreprocessParams
+    from training.runs import load_run_model
+    from training.train import prepare_data
+
+    run = Path(run_dir)
+    model, config = load_run_model(run)
+    torch.set_num_threads(int(config["train"].get("threads", 2)))
+    params = PreprocessParams.from_dict(config["preprocessing"])
+    tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
+    splits = prepare_data(config, tqdm)
+    val_records, val_cache = splits["val"]
+    val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, progress=tqdm)
+    labels = np.stack([r.labels for r in val_records])
+    calibration = {"threshold_method": method, "temperature": {}, "thresholds": {}, "validation": {}}
+    for mode in MODES:
+        temperature = fit_temperature(val[mode], labels)
+        probs = sigmoid(val[mode] / temperature)
+        calibration["temperature"][mode] = temperature
+        calibration["thresholds"][mode] = [best_threshold(labels[:, j], probs[:, j], method)
+                                           for j in range(labels.shape[1])]
+        calibration["validation"][mode] = {"ece_before": expected_calibration_error(labels, sigmoid(val[mode])),
+                                           "ece_after": expected_calibration_error(labels, probs)}
+    train_records, train_cache = splits["train"]
+    take = min(train_limit, len(train_records))
+    train_out = split_outputs(model, train_cache[:take], [r.text for r in train_records[:take]], tokenizer,
+                              params, modes=("image",), progress=tqdm)
+    stats = fit_ood(train_out["image_embedding"])
+    calibration["ood_threshold"] = ood_threshold(ood_scores(val["image_embedding"], stats))
+    save_file({k: v.astype(np.float32) for k, v in stats.items()}, str(run / "gate.safetensors"))
+    write_json(run / "calibration.json", calibration)
+    log.info("calibration: temperatures %s, OOD threshold %.2f, validation ECE %s", calibration["temperature"],
+             calibration["ood_threshold"], calibration["validation"])
+    return calibration
+
+
+def register(subparsers) -> None:
+    """Add the ``calibrate`` step."""
+    parser = subparsers.add_parser("calibrate", help="fit temperatures, thresholds and the OOD gate on validation")
+    parser.add_argument("--run", required=True, help="run folder made by the train step")
+    parser.add_argument("--method", choices=("max-f1", "youden"), default="max-f1")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run the calibrate step."""
+    calibrate_run(args.run, args.method)
+    return 0

@@ -1,0 +1,138 @@
+"""Paired image + report records for training, and their preprocessed uint8 cache.
+
+The manifest is the paired set's CSV (one row per image): an id, the image path (relative to the
+CSV's folder or absolute), the split, the view, the report text (a column, or a sidecar text file),
+and one 0/1 column per label (or a ``labels`` column of ``;``-separated names). Images are put
+through the same pure functions as inference (``engine.display.display_float`` →
+``engine.preprocess.resize_letterbox``) once, and kept as a uint8 ``.npy`` memmap.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import EngineError
+from engine.labels import LABEL_NAMES
+from engine.preprocess import PreprocessParams, canvas_to_uint8, resize_letterbox
+
+log = logging.getLogger(__name__)
+
+FRONTAL_VIEWS = {"PA", "AP", "FRONTAL", ""}
+_PATH_COLUMNS = ("image_path", "path", "image", "file", "dicom")
+_TEXT_COLUMNS = ("report", "text", "report_text")
+_TEXT_PATH_COLUMNS = ("report_path", "text_path", "report_file")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One training image with its study's report and labels (``labels``: float32 (L,), 1 = present)."""
+
+    id: str
+    study_id: str
+    image_path: Path
+    text: str
+    labels: np.ndarray
+    split: str
+    view: str
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _first(row: dict, names: tuple[str, ...]) -> str | None:
+    for name in names:
+        if row.get(name):
+            return row[name]
+    return None
+
+
+def _labels_from_row(row: dict, columns: dict[str, str], label_names: tuple[str, ...]) -> np.ndarray:
+    vector = np.zeros(len(label_names), dtype=np.float32)
+    if columns:
+        for i, name in enumerate(label_names):
+            value = (row.get(columns.get(name, ""), "") or "0").strip().lower()
+            vector[i] = 1.0 if value in ("1", "1.0", "true", "positive", "yes") else 0.0
+    else:
+        raw = row.get("labels", "") or ""
+        names = json.loads(raw) if raw.startswith(("[", "{")) else [n for n in raw.split(";") if n.strip()]
+        if isinstance(names, dict):
+            names = [n for n, v in names.items() if v in (1, "positive", True)]
+        wanted = {_key(n) for n in names}
+        vector[:] = [1.0 if _key(name) in wanted else 0.0 for name in label_names]
+    return vector
+
+
+def read_records(manifest_csv: str | Path, label_names: tuple[str, ...] = LABEL_NAMES,
+                 frontal_only: bool = True) -> list[Record]:
+    """Read the paired set's manifest CSV into :class:`Record` objects (frontal views by default)."""
+    path = Path(manifest_csv)
+    if not path.is_file():
+        raise EngineError("paired-set manifest not found", path=path,
+                          hint="build the paired set first (python -m training synth …) or give --manifest")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise EngineError("the manifest has no rows", path=path)
+    header = {_key(c): c for c in rows[0]}
+    columns = {name: header[_key(name)] for name in label_names if _key(name) in header}
+    records = []
+    for row in rows:
+        view = (row.get("view") or row.get("view_position") or "").strip().upper()
+        if frontal_only and view not in FRONTAL_VIEWS:
+            continue
+        image = _first(row, _PATH_COLUMNS)
+        if image is None:
+            raise EngineError(f"row {row} has no image path column ({', '.join(_PATH_COLUMNS)})", path=path)
+        image_path = Path(image) if Path(image).is_absolute() else path.parent / image
+        text = _first(row, _TEXT_COLUMNS)
+        if text is None and (text_path := _first(row, _TEXT_PATH_COLUMNS)):
+            full = Path(text_path) if Path(text_path).is_absolute() else path.parent / text_path
+            text = full.read_text(encoding="utf-8")
+        study = row.get("study_id") or row.get("report_id") or row.get("id") or image_path.stem
+        records.append(Record(row.get("id") or image_path.stem, study, image_path, text or "",
+                              _labels_from_row(row, columns, label_names),
+                              (row.get("split") or "train").strip().lower(), view))
+    log.info("%d records from %s (%d label columns found)", len(records), path, len(columns))
+    return records
+
+
+def load_canvas(image_path: Path, params: PreprocessParams) -> np.ndarray:
+    """Read one image file through the display pipeline and letterbox it; uint8 ``(size, size)``."""
+    from engine.dicom import read_image
+    from engine.display import display_float
+
+    canvas, _ = resize_letterbox(display_float(read_image(image_path)), params.size, params.pad_value)
+    return canvas_to_uint8(canvas)
+
+
+def build_cache(records: list[Record], params: PreprocessParams, cache_file: str | Path,
+                progress=None) -> np.ndarray:
+    """Return a uint8 ``(n, size, size)`` memmap of the records' canvases, building it if absent.
+
+    The cache file name should encode the size (e.g. ``train_224.npy``); a cache with another
+    shape is rebuilt.
+    """
+    from numpy.lib.format import open_memmap
+
+    path = Path(cache_file)
+    shape = (len(records), params.size, params.size)
+    if path.is_file():
+        cached = np.load(path, mmap_mode="r")
+        if cached.shape == shape:
+            return cached
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".partial.npy")
+    array = open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+    iterator = range(len(records)) if progress is None else progress(range(len(records)), desc=f"cache {path.name}")
+    for i in iterator:
+        array[i] = load_canvas(records[i].image_path, params)
+    array.flush()
+    del array
+    tmp.replace(path)
+    return np.load(path, mmap_mode="r")
