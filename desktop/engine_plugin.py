@@ -24,8 +24,14 @@ _MODEL_LOCK = threading.Lock()  # one forward pass at a time on the shared model
 
 
 def load_predictor(pack_dir: Path):
-    """Load and verify a pack and build its predictor (imports torch on first call)."""
-    return engine.Predictor(pack_dir, threads=MODEL_THREADS)
+    """Load and verify a pack and build its predictor (imports torch on first call).
+
+    The report labeler's spaCy pipeline is built here too: importing spaCy holds the GIL for
+    ~0.2 s at a stretch, which would stall the event loop at the reader's first report analysis.
+    """
+    predictor = engine.Predictor(pack_dir, threads=MODEL_THREADS)
+    engine.label_text("No acute disease.")
+    return predictor
 
 
 def predict_image(predictor, image):

@@ -398,6 +398,7 @@ class ImageView(QtWidgets.QWidget):
     def _place_corners(self) -> None:
         width, height, margin = self.graphics.width(), self.graphics.height(), 8
         for key, label in self._corners.items():
+            label.setVisible(bool(label.text()))
             label.adjustSize()
             x = width - label.width() - margin if key[1] == "r" else margin
             y = height - label.height() - margin if key[0] == "b" else margin

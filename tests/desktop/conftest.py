@@ -39,21 +39,12 @@ def open_and_wait(window, path, timeout_s: float = 30.0) -> None:
     assert window.runner.wait_idle(timeout_s), "loading did not finish in time"
 
 
-@pytest.fixture(scope="session")
-def tiny_pack(tmp_path_factory):
-    """The tiny random-weight pack of the engine tests, built once per session."""
-    pytest.importorskip("torch")
-    from tests.engine.conftest import build_tiny_pack
-
-    return build_tiny_pack(tmp_path_factory.mktemp("packs") / "tiny")
-
-
 @pytest.fixture
-def ai_window(qtbot, settings_file, tiny_pack):
+def ai_window(qtbot, settings_file, tiny_pack_dir):
     """A main window with the engine plugin on the tiny pack (loaded before the test starts)."""
     from desktop.app import build_window
 
-    _, win = build_window(fresh=True, pack=tiny_pack)
+    _, win = build_window(fresh=True, pack=tiny_pack_dir)
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()

@@ -9,7 +9,7 @@ pytest.importorskip("pytestqt")
 from tests.desktop.conftest import engine_panel, open_and_wait  # noqa: E402
 
 
-def test_pack_loads_and_is_shown_in_the_status_bar(ai_window, tiny_pack):
+def test_pack_loads_and_is_shown_in_the_status_bar(ai_window):
     panel = engine_panel(ai_window)
     assert panel.predictor is not None
     assert "tiny-test-pack 0.0.1" in ai_window.pack_label.text()
