@@ -1,0 +1,198 @@
+"""The labeler's rules, as data: mention patterns per label and NegEx-style context triggers.
+
+Patterns are Python regular expressions matched case-insensitively against one sentence at a
+time. Each rule was written from radiology usage (what a radiologist means by the phrase), then
+checked against Open-i reports; docs/LABELER.md says which rules were added after the error
+analysis and why.
+"""
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------------
+# Mentions: label name -> patterns. A match is one mention of the label in the sentence.
+# ---------------------------------------------------------------------------------------------
+MENTIONS: dict[str, tuple[str, ...]] = {
+    "Atelectasis": (
+        r"\batelecta\w*",
+        r"\b(?:lobar|lobe|lung|segmental) collapse\b",
+        r"\bcollapse of the (?:\w+ ){0,3}(?:lobe|lung)\b",
+    ),
+    "Cardiomegaly": (
+        r"\bcardiomegaly\b",
+        r"\bcardiac enlargement\b",
+        r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}(?:heart|cardiac silhouette|cardiac shadow|cardiac contour)s?\b",
+        r"\b(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiac size|heart size|cardiomediastinal silhouette)"
+        r" (?:size )?(?:is |are |appears |remains |which is )?(?:\w+ ){0,4}?(?:enlarged|increased|large)\b",
+        r"\bborderline (?:\w+ )?(?:heart size|cardiac size|cardiomegaly|enlarge\w+|heart|cardiac silhouette)\b",
+        r"\b(?:heart|cardiac) size (?:is )?borderline\b",
+    ),
+    "Effusion": (
+        r"(?<!pericardial )\beffusions?\b",
+        r"\bpleural fluid\b",
+        r"\bfluid (?:in|within|tracking along) the (?:\w+ ){0,2}(?:fissure|pleural space)s?\b",
+        r"\bhydro-?pneumothora\w+",
+        r"\bhemothora\w+",
+    ),
+    "Edema": (
+        r"(?<!soft tissue )(?<!laryngeal )\bo?edema\b",
+        r"\bcongestion\b",
+        r"\bvascular (?:prominence|engorgement|redistribution|indistinctness|cephalization)\b",
+        r"\b(?:prominen(?:t|ce of the)|increased|engorged|indistinct) (?:\w+ )?(?:pulmonary |lung |central |hilar )?"
+        r"vascula(?:rity|ture|r markings)\b",
+        r"\bcephalization\b",
+        r"\bpulmonary venous hypertension\b",
+        r"\bcongestive (?:changes?|pattern)\b",
+        r"\bfluid overload\b",
+    ),
+    "Pneumonia": (
+        r"\b(?:broncho)?pneumonias?\b",
+        r"\bpneumonitis\b",
+        r"\binfectious (?:process|infiltrates?|etiology)\b",
+        r"(?<!granulomatous )\binfection\b",
+    ),
+    "Opacity": (
+        r"\bopaci(?:ty|ties|fication|fied)\b",
+        r"\binfiltrat(?:e|es|ion|ive)\b",
+        r"\bconsolidat(?:ion|ions|ive|ed)\b",
+        r"\bair[ -]?space (?:disease|process|opacit\w+|infiltrat\w+|filling)\b",
+        r"(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )(?<!calcified )\bdensit(?:y|ies)\b",
+    ),
+    "Nodule": (
+        r"(?<!\bcalcified )\bnodules?\b",
+    ),
+    "Mass": (
+        r"\bmass(?:es)?\b",
+        r"\bmass-?like\b",
+    ),
+    "Granuloma": (
+        r"\bgranulom\w+",
+        r"\bcalcified (?:\w+ ){0,4}?(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
+        r"\bcalcified (?:right |left |bilateral )?(?:hilar|mediastinal|paratracheal|subcarinal|aortopulmonary)\b",
+    ),
+    "Emphysema": (
+        r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )\bemphysema\w*",
+        r"\bcopd\b",
+        r"\bchronic obstructive (?:pulmonary|lung|airway)s? disease\b",
+        r"\bobstructive (?:pulmonary|lung) disease\b",
+        r"\bbull(?:a|ae|ous)\b",
+    ),
+    "Pneumothorax": (
+        r"\bpneumothora(?:x|ces)\b",
+        r"\bhydro-?pneumothora\w+",
+        r"\bptx\b",
+    ),
+    "Fracture": (
+        r"\bfractur\w*",
+        r"\bfx\b",
+    ),
+    "Hernia": (
+        r"\bhernia\w*",
+    ),
+    "Pleural Thickening": (
+        r"\bpleural (?:\w+ ){0,2}thicken\w*",
+        r"\bthickening of the (?:\w+ ){0,2}pleura\b",
+        r"\bpleural(?:-| |-?parenchymal )(?:scar\w*|plaques?|calcifications?)\b",
+        r"\bpleuro-?parenchymal (?:scar\w*|thickening)\b",
+        r"\bapical (?:pleural )?capping\b",
+    ),
+    "Fibrosis": (
+        r"\bfibro(?:sis|tic)\b",
+        r"(?<!pleural )(?<!pleural-)(?<!thickening/)(?<!thickening or )\bscar(?:s|ring|red)?\b",
+        r"\bpleural-?parenchymal scar\w*",
+        r"\bpleuroparenchymal scar\w*",
+        r"\bcicatri\w+",
+    ),
+    "Support Devices": (
+        r"\bcatheters?\b",
+        r"\b(?:picc|pic|port|central|venous|central venous|jugular|subclavian|ij|dialysis|swan-ganz|arterial)"
+        r" (?:\w+ )?lines?\b",
+        r"\bport-?a-?cath\b",
+        r"\b(?:power ?)?port\b(?= (?:catheter|device|reservoir|tip|in|overl))",
+        r"\bpace(?:maker|r)s?\b",
+        r"\b(?:aicd|icd|defibrillator)\b",
+        r"\b(?:pacing|pacer|pacemaker|ventricular|atrial|cardiac|transvenous) leads?\b",
+        r"\b(?:endotracheal|et|ng|og|nasogastric|orogastric|enteric|feeding|chest|tracheostomy|dobhoff|gastric)"
+        r" tubes?\b",
+        r"\btracheostomy\b",
+        r"\bstents?\b",
+        r"\b(?:prosthetic|artificial|mechanical) (?:\w+ )?valves?\b",
+        r"\bvalve (?:replacement|prosthes[ie]s)\b",
+        r"\b(?:loop )?recorder\b",
+        r"\b(?:shoulder |humeral )?(?:arthroplast\w+|prosthes[ie]s)\b",
+        r"\bdevices?\b",
+        r"\btubes?\b",
+        r"\b\w*stimulators?\b",
+        r"\b(?:pulse )?generators?\b",
+        r"\bshunts?\b",
+        r"\btubing\b",
+        r"\boccluders?\b",
+        r"\b(?:ivc|vena cava) filter\b",
+        r"\bleads\b(?! to)",
+        r"\b(?:monitor(?:ing)?|ecg|ekg|telemetry|external) leads?\b",
+        r"\bprosthetic\b",
+        r"\btips? (?:is |are )?(?:in|at|overl\w+|terminat\w+|project\w+|near|within|just|extend\w+)\b",
+    ),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Context triggers (NegEx / NegBio style). Longest alternatives are tried first, so a trigger
+# that contains a shorter one ("cannot exclude" contains "not") wins where both match.
+# ---------------------------------------------------------------------------------------------
+# Negation that applies to mentions after it, up to a terminator or the end of the sentence.
+PRE_NEGATION: tuple[str, ...] = (
+    r"no", r"not", r"without", r"negative for", r"free of", r"clear of", r"absence of", r"absent",
+    r"resolution of", r"resolved", r"resolving", r"interval clearing of", r"clearing of",
+    r"never", r"nor", r"rather than", r"removal of", r"removed", r"cleared",
+    r"no (?:\w+ )?(?:evidence|signs?|findings?|suggestion|xxxx) (?:of|for|to suggest)",
+    r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved", r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+)
+# Negation that applies to mentions before it, back to a terminator or the sentence start.
+POST_NEGATION: tuple[str, ...] = (
+    r"(?:is|are|was|were|has been|have been) (?:\w+ )?(?:not seen|not identified|not visualized|not present|absent|"
+    r"resolved|removed|not appreciated|not evident|not demonstrated)",
+    r"not (?:seen|identified|visualized|appreciated|present|evident|demonstrated)",
+    r"no longer (?:seen|present|visualized|identified|evident|apparent|demonstrated|visible)",
+    r"(?:has|have) (?:nearly |almost |largely |completely |since )?resolved", r"resolved", r"(?:has|have) cleared",
+    r"(?:has|have) been removed", r"removed",
+    r"(?:(?:is|are|appears?|remains?) )?within (?:the )?(?:normal limits|limits of normal)",
+)
+# Uncertainty that applies to mentions after it.
+PRE_UNCERTAIN: tuple[str, ...] = (
+    r"possible", r"possibly", r"probable", r"probably", r"may", r"might", r"could", r"questionable",
+    r"questionably", r"question of", r"suspicious for", r"suspicious", r"suspect(?:ed)?", r"concerning for",
+    r"concern for", r"worrisome for", r"cannot (?:be )?(?:excluded?|ruled? out)", r"can not (?:be )?(?:excluded?|ruled? out)",
+    r"can't (?:be )?(?:exclude|rule out)", r"not (?:be )?(?:excluded?|ruled? out)", r"(?:to )?rule out",
+    r"r/o", r"equivocal", r"suggest(?:s|ed|ing|ive of|ion of)?", r"(?:may|could|might) be", r"differential(?: diagnosis)?(?: includes?)?",
+    r"versus", r"vs\.?", r"borderline", r"likely", r"indeterminate",
+    r"evaluate for", r"evaluation for", r"assess for", r"doubtful",
+    r"perhaps", r"maybe", r"question", r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"may represent", r"could represent", r"might represent",
+    r"\?",
+)
+# Uncertainty that applies to mentions before it.
+POST_UNCERTAIN: tuple[str, ...] = (
+    r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:excluded|ruled out)", r"not (?:be )?(?:excluded|ruled out)",
+    r"(?:is|are) (?:possible|suspected|questioned|likely|not excluded|favored)", r"versus", r"vs\.?",
+    r"(?:is|are) (?:also )?(?:a )?(?:consideration|possibility|differential)", r"\?", r"could be", r"may be",
+)
+# Phrases that look like a trigger but do not negate or hedge the finding ("no change in the
+# effusion" asserts the effusion).
+PSEUDO: tuple[str, ...] = (
+    r"no (?:\w+ )?(?:change|changes|increase|decrease|progression|enlargement|worsening|improvement)",
+    r"not (?:\w+ )?(?:changed|increased|decreased|significantly changed|only|necessarily)",
+    r"without (?:\w+ )?(?:change|changes|increase|progression|interval change)",
+    r"no longer (?:enlarged|dilated)",  # about something else than the mention
+    r"no new", r"not well (?:seen|visualized|evaluated)", r"not (?:been )?(?:well )?assessed",
+r"gram negative", r"not appear",
+)
+# Hypothetical or advisory context: a mention after one of these is not a finding of this study
+# ("if there is concern for fracture, consider a rib series"); such mentions are dropped.
+HYPOTHETICAL: tuple[str, ...] = (
+    r"if", r"consider", r"correlat\w+ (?:clinically )?(?:with|for)", r"to (?:exclude|rule out|evaluate|assess)",
+    r"recommend\w*", r"rule-out",
+)
+# Words that end a trigger's scope.
+TERMINATORS: tuple[str, ...] = (
+    r"but", r"however", r"although", r"though", r"which", r"aside from", r"apart from", r"except",
+    r"with the exception of", r"otherwise", r"nevertheless", r"yet", r"whereas", r"while", r"since",
+    r"there (?:is|are)", r"(?:is|are) (?:present|seen|noted|again seen|again noted|identified|unchanged|stable)",
+    r";", r":", r"and (?:a|an|the|mild|moderate|small|large|stable)",
+)

@@ -1,0 +1,168 @@
+"""Report labeler: negation, uncertainty, scopes, sections, abbreviations, evidence, No Finding.
+
+Every sentence here was written for these tests (no report text is copied from Open-i).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.report import label_many, label_sections, label_text, split_sections
+
+
+def labels(text: str) -> dict[str, str]:
+    return label_text(text).labels
+
+
+@pytest.mark.parametrize("text, label, status", [
+    ("No pneumothorax.", "Pneumothorax", "negative"),
+    ("There is no evidence of pleural effusion.", "Effusion", "negative"),
+    ("Negative for focal consolidation.", "Opacity", "negative"),
+    ("Cardiomegaly without pulmonary edema.", "Edema", "negative"),
+    ("Cardiomegaly without pulmonary edema.", "Cardiomegaly", "positive"),
+    ("A pneumothorax is not seen.", "Pneumothorax", "negative"),
+    ("The left effusion has resolved.", "Effusion", "negative"),
+    ("Interval resolution of the right pleural effusion.", "Effusion", "negative"),
+    ("The heart is not enlarged.", "Cardiomegaly", "negative"),
+    ("Lungs are free of focal infiltrate.", "Opacity", "negative"),
+    ("Small right pleural effusion.", "Effusion", "positive"),
+])
+def test_negation(text, label, status):
+    assert labels(text)[label] == status
+
+
+@pytest.mark.parametrize("text, label", [
+    ("Cannot exclude early pneumonia.", "Pneumonia"),       # contains "not" but hedges
+    ("A small effusion cannot be excluded.", "Effusion"),
+    ("Possible small left pneumothorax.", "Pneumothorax"),
+    ("Basilar opacity may represent atelectasis.", "Atelectasis"),
+    ("Borderline heart size.", "Cardiomegaly"),
+    ("Right lower lobe opacity, question of pneumonia.", "Pneumonia"),
+])
+def test_uncertainty(text, label):
+    assert labels(text)[label] == "uncertain"
+
+
+def test_versus_hedges_both_sides():
+    result = labels("Left basilar atelectasis versus pneumonia.")
+    assert result["Atelectasis"] == "uncertain" and result["Pneumonia"] == "uncertain"
+
+
+def test_negation_scope_ends_at_terminators():
+    result = labels("No pneumothorax, but there is a small left pleural effusion.")
+    assert result == {"Pneumothorax": "negative", "Effusion": "positive"}
+    assert labels("No effusion; patchy atelectasis at the left base.")["Atelectasis"] == "positive"
+    assert labels("No focal consolidation, however a 6 mm nodule is present.")["Nodule"] == "positive"
+
+
+def test_negation_covers_a_list_and_beats_adjectives_that_hedge():
+    result = labels("No focal consolidation, suspicious nodule, pleural effusion, or pneumothorax.")
+    assert result == {"Effusion": "negative", "Opacity": "negative", "Nodule": "negative",
+                      "Pneumothorax": "negative", "No Finding": "positive"}
+    assert list(result) == ["Effusion", "Opacity", "Nodule", "Pneumothorax", "No Finding"]  # label order
+
+
+def test_pseudo_triggers_do_not_negate():
+    assert labels("No change in the small left pleural effusion.")["Effusion"] == "positive"
+    assert labels("No interval change in the right apical pneumothorax.")["Pneumothorax"] == "positive"
+    assert labels("There is not only cardiomegaly but also edema.")["Cardiomegaly"] == "positive"
+
+
+def test_post_trigger_scope_stops_at_comma():
+    result = labels("Small effusion, pneumothorax has resolved.")
+    assert result["Effusion"] == "positive" and result["Pneumothorax"] == "negative"
+
+
+def test_hypothetical_mentions_are_dropped():
+    assert "Fracture" not in labels("If there is concern for rib fracture, consider a rib series.")
+
+
+def test_exclusions_in_mentions():
+    assert "Emphysema" not in labels("Subcutaneous emphysema in the left chest wall.")
+    assert "Effusion" not in labels("Small pericardial effusion.")
+    assert "Pneumonia" not in labels("Residua of prior granulomatous infection.")
+
+
+def test_only_findings_and_impression_count():
+    text = "INDICATION: Pneumonia? fever.\nFINDINGS: The lungs are clear.\nIMPRESSION: No acute disease."
+    result = label_text(text)
+    assert result.labels == {"No Finding": "positive"}
+    names = [s.name for s in result.sections]
+    assert names == ["indication", "findings", "impression"]
+    assert "Pneumonia" not in result.labels
+
+
+def test_sections_split_and_conclusion_alias():
+    text = "History: cough. Findings: small effusion. Conclusion: effusion."
+    sections = split_sections(text)
+    assert [s.name for s in sections] == ["history", "findings", "impression"]
+    assert text[sections[1].start:sections[1].end].strip() == "small effusion."
+    assert split_sections("Bare sentence.")[0].name == "findings"
+    assert split_sections("   ") == ()
+
+
+def test_evidence_offsets_point_into_the_original_text():
+    text = "INDICATION: pain\nFINDINGS: Heart size normal. No pneumothorax.\nIMPRESSION: Right effusion is possible."
+    result = label_text(text)
+    for item in result.evidence:
+        assert text[item.start:item.end] == item.text
+        assert text[item.sentence_start:item.sentence_end] == item.sentence
+        assert item.sentence_start <= item.start < item.end <= item.sentence_end
+        if item.trigger is not None:
+            assert text[item.trigger_start:item.trigger_end] == item.trigger
+    effusion = next(e for e in result.evidence if e.label == "Effusion")
+    assert (effusion.section, effusion.status, effusion.trigger) == ("impression", "uncertain", "is possible")
+    assert effusion.sentence == "Right effusion is possible."
+    pneumothorax = next(e for e in result.evidence if e.label == "Pneumothorax")
+    assert (pneumothorax.section, pneumothorax.trigger) == ("findings", "No")
+
+
+def test_label_sections_offsets_are_per_section():
+    findings, impression = "Mild cardiomegaly.", "Cardiomegaly. No edema."
+    result = label_sections(findings=findings, impression=impression)
+    assert result.labels == {"Cardiomegaly": "positive", "Edema": "negative"}
+    for item in result.evidence:
+        source = findings if item.section == "findings" else impression
+        assert source[item.start:item.end] == item.text
+
+
+def test_abbreviation_defined_in_the_report():
+    text = "There is right upper lobe collapse (RULC). The RULC is new."
+    evidence = [e for e in label_text(text).evidence if e.label == "Atelectasis"]
+    assert [e.text for e in evidence] == ["lobe collapse", "RULC", "RULC"]
+    assert evidence[-1].sentence == "The RULC is new."
+
+
+def test_no_finding_is_derived():
+    assert labels("The lungs are clear. No pleural effusion or pneumothorax.") == {
+        "Effusion": "negative", "Pneumothorax": "negative", "No Finding": "positive"}
+    assert "No Finding" not in labels("Possible small effusion.")  # uncertain blocks it
+    assert "No Finding" not in labels("Mild cardiomegaly.")
+    assert labels("") == {}
+    assert label_sections().labels == {}
+    assert "No Finding" not in labels("INDICATION: normal study expected")  # nothing counted
+
+
+def test_label_many_matches_single_calls_and_accepts_records():
+    class Record:
+        findings, impression = "No effusion.", "Small pneumothorax."
+
+    items = ["FINDINGS: No edema.", {"findings": "Mild cardiomegaly.", "impression": ""}, Record()]
+    many = label_many(items, batch_size=2)
+    assert many[0] == label_text(items[0])
+    assert many[1] == label_sections(findings="Mild cardiomegaly.")
+    assert many[2].labels == {"Effusion": "negative", "Pneumothorax": "positive"}
+
+
+def test_to_dict_is_the_cli_line_format():
+    line = label_text("Large hiatal hernia.").to_dict("r1")
+    assert line["id"] == "r1" and line["labels"] == {"Hernia": "positive"}
+    assert line["evidence"][0]["sentence"] == "Large hiatal hernia."
+
+
+def test_import_has_no_side_effects():
+    code = "import sys, engine.report; print('spacy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
