@@ -23,6 +23,7 @@ STEP_MODULES: dict[str, str] = {
     "calibrate": "training.calibrate",
     "evaluate": "training.evaluate",
     "export": "training.export",
+    "index": "training.index",
     "all": "training.pipeline",
 }
 

@@ -1,0 +1,195 @@
+"""Similar-case search on the tiny random-weight pack: index step, save/load, exclusion, incremental add."""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import SimilarIndexError
+
+REPORTS = [
+    ("FINDINGS: Heart size is normal. The lungs are clear. IMPRESSION: No acute disease.", ["No Finding"]),
+    ("FINDINGS: The heart is enlarged. Small left pleural effusion. IMPRESSION: Cardiomegaly and effusion.",
+     ["Cardiomegaly", "Effusion"]),
+    ("FINDINGS: Right lower lobe consolidation. IMPRESSION: Pneumonia.", ["Opacity", "Pneumonia"]),
+    ("FINDINGS: Calcified granuloma right upper lobe. IMPRESSION: No active disease.", ["Granuloma"]),
+]
+
+
+def chest_png(path: Path, seed: int) -> Path:
+    """Write a 300×250 chest-like grey PNG with a seed-dependent bright blob; return its path."""
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:300, 0:250].astype(np.float32)
+    image = 0.7 - 0.4 * (((xx - 75) / 45) ** 2 + ((yy - 150) / 100) ** 2 < 1)
+    image -= 0.4 * (((xx - 175) / 45) ** 2 + ((yy - 150) / 100) ** 2 < 1)
+    cy, cx, r = rng.uniform(60, 240), rng.uniform(40, 210), rng.uniform(10, 40)
+    image += 0.5 * (((xx - cx) ** 2 + (yy - cy) ** 2) < r * r)
+    image += 0.05 * rng.standard_normal(image.shape)
+    PILImage.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def write_paired_set(folder: Path, n_train: int = 12, n_test: int = 2) -> Path:
+    """A miniature paired set (PNG images, report column, 0/1 label columns); return the manifest CSV."""
+    from engine.labels import LABEL_NAMES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n_train + n_test):
+        text, labels = REPORTS[i % len(REPORTS)]
+        chest_png(folder / f"case{i:02d}.png", seed=i)
+        row = {"id": f"case{i:02d}", "study_id": f"S{i:02d}", "image_path": f"case{i:02d}.png",
+               "split": "train" if i < n_train else "test", "view": "PA", "report": text}
+        row.update({name: int(name in labels) for name in LABEL_NAMES})
+        rows.append(row)
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def indexed_pack(tiny_pack_dir: Path, tmp_path_factory) -> Path:
+    """A copy of the tiny pack with index/ built by the real ``training index`` step."""
+    from training.index import build_pack_index
+
+    root = tmp_path_factory.mktemp("similar")
+    pack = Path(shutil.copytree(tiny_pack_dir, root / "pack"))
+    manifest = write_paired_set(root / "paired")
+    build_pack_index(pack, manifest, root / "cache", batch_size=4)
+    return pack
+
+
+@pytest.fixture(scope="module")
+def search(indexed_pack: Path):
+    from engine.predict import Predictor
+    from engine.similar import SimilarSearch
+    return SimilarSearch.open(Predictor(indexed_pack), use_user_index=False)
+
+
+def test_index_step_writes_manifest_section_and_checksums(indexed_pack: Path):
+    from engine.pack import load_pack
+
+    pack = load_pack(indexed_pack)  # verifies every listed file, index/ included
+    section = pack.manifest["index"]
+    assert section["count"] == 12 and section["dim"] == 16 and section["space"] == "cosine"
+    assert section["modes"] == ["image", "joint", "text"] and section["mode_counts"] == {"image": 12, "text": 12, "joint": 12}
+    assert {"index/index.json", "index/cases.json.gz", "index/thumbnails.npz", "index/joint.hnsw"} <= set(pack.manifest["files"])
+
+
+def test_case_table_holds_labels_sections_and_thumbnails(search):
+    archive = search.archives["pack"]
+    case = archive.cases[1]
+    assert case["id"] == "case01" and case["labels"] == ["Cardiomegaly", "Effusion"]
+    assert case["sections"]["impression"] == "Cardiomegaly and effusion."
+    assert archive.thumbnails.shape == (12, 96, 96) and archive.thumbnails.dtype == np.uint8
+    assert archive.thumbnails[1].std() > 10  # a picture, not a blank
+
+
+def test_own_study_is_never_returned(search, indexed_pack: Path):
+    from engine.dicom import read_image
+    from engine.display import display_float
+
+    query_path = indexed_pack.parent / "paired" / "case05.png"
+    image = read_image(query_path)
+    unexcluded = search.query(image=display_float(image), k=3)  # a bare array: nothing identifies its study
+    assert unexcluded.cases[0].case_id == "case05" and unexcluded.cases[0].similarity > 0.99
+    by_file = search.query(image=image, k=12)  # an engine Image: its file hash identifies the case
+    assert "case05" not in [c.case_id for c in by_file.cases] and by_file.excluded == 1
+    assert len(by_file.cases) == 11
+    by_id = search.query(image=display_float(image), k=3, exclude_ids=("case05",))
+    assert "case05" not in [c.case_id for c in by_id.cases]
+    assert by_id.cases[0].case_id == unexcluded.cases[1].case_id
+
+
+def test_results_carry_labels_shared_labels_and_snippet(search):
+    result = search.query(report="FINDINGS: The heart is enlarged. Small left pleural effusion.", k=4, mode="text")
+    assert result.mode == "text" and result.query_label_source == "report"
+    assert set(result.query_labels) == {"Cardiomegaly", "Effusion"}
+    assert len(result.cases) == 4
+    sims = [c.similarity for c in result.cases]
+    assert sims == sorted(sims, reverse=True)
+    for case in result.cases:
+        assert set(case.shared_labels) == set(case.labels) & {"Cardiomegaly", "Effusion"}
+        assert case.snippet and case.thumbnail.shape == (96, 96)
+
+
+def test_free_text_query_and_mode_errors(search, chest_like_image):
+    result = search.query(text="left basilar consolidation", k=2)
+    assert result.mode == "text" and len(result.cases) == 2 and "Opacity" in result.query_labels
+    with pytest.raises(SimilarIndexError, match="image mode needs an image"):
+        search.query(text="effusion", mode="image")
+    with pytest.raises(SimilarIndexError, match="nothing to search"):
+        search.query()
+    joint = search.query(image=chest_like_image, report="Cardiomegaly.", k=2)
+    assert joint.mode == "joint" and joint.gate is not None
+
+
+def test_identical_results_after_save_and_load(search, tmp_path: Path):
+    from engine.similar_archive import CaseArchive
+
+    archive = search.archives["pack"]
+    rng = np.random.default_rng(3)
+    queries = rng.standard_normal((5, archive.dim)).astype(np.float32)
+    before = {mode: [archive.search(mode, q, 6) for q in queries] for mode in ("image", "text", "joint")}
+    archive.save(tmp_path / "copy")
+    loaded = CaseArchive.load(tmp_path / "copy")
+    after = {mode: [loaded.search(mode, q, 6) for q in queries] for mode in ("image", "text", "joint")}
+    assert after == before
+    assert loaded.cases == archive.cases and np.array_equal(loaded.thumbnails, archive.thumbnails)
+
+
+def test_damaged_index_is_refused(search, tmp_path: Path):
+    from engine.similar_archive import CaseArchive
+
+    folder = tmp_path / "copy"
+    search.archives["pack"].save(folder)
+    graph = folder / "joint.hnsw"
+    graph.write_bytes(graph.read_bytes()[:-100])  # truncated: must never reach hnswlib
+    with pytest.raises(SimilarIndexError, match="joint.hnsw does not match"):
+        CaseArchive.load(folder)
+
+
+def test_incremental_add_grows_graphs_in_place(tiny_predictor, tmp_path: Path):
+    from engine.similar_archive import CaseArchive
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((30, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    archive = CaseArchive(dim=16)
+    thumbs = np.zeros((10, 96, 96), np.uint8)
+    archive.add([{"id": f"a{i}", "labels": []} for i in range(10)], [{"image": v} for v in vectors[:10]], thumbs)
+    archive.save(tmp_path / "one")
+    grown = CaseArchive.load(tmp_path / "one")
+    grown.add([{"id": f"b{i}", "labels": []} for i in range(20)],
+              [{"image": v, "text": -v} for v in vectors[10:]], np.zeros((20, 96, 96), np.uint8))
+    assert grown.count == 30 and grown.mode_counts() == {"image": 30, "text": 20}
+    for row, vector in enumerate(vectors):  # every vector, old and new, is its own nearest neighbour
+        assert grown.search("image", vector, 1)[0][0] == row
+    assert grown.search("text", -vectors[15], 1)[0][0] == 15 and grown.search("text", -vectors[3], 30)[-1][0] >= 10
+    grown.save(tmp_path / "two")
+    assert CaseArchive.load(tmp_path / "two").search("image", vectors[25], 3) == grown.search("image", vectors[25], 3)
+
+
+def test_stale_pack_index_is_refused(indexed_pack: Path, tmp_path: Path):
+    import json
+
+    from engine.pack import load_pack, write_manifest
+    from engine.predict import Predictor
+    from engine.similar import SimilarSearch
+
+    pack = Path(shutil.copytree(indexed_pack, tmp_path / "pack"))
+    meta_path = pack / "index" / "index.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model"]["weights_sha256"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+    write_manifest(pack, json.loads((pack / "manifest.json").read_text()))
+    with pytest.raises(SimilarIndexError, match="other weights"):
+        SimilarSearch.open(Predictor(load_pack(pack)), use_user_index=False)
