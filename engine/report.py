@@ -263,7 +263,8 @@ def _combine(evidence: list[Evidence], sections: tuple[Section, ...], has_text: 
     labels = {name: status[name] for name in FINDING_NAMES if name in status}
     if has_text and not any(v in (POSITIVE, UNCERTAIN) for v in labels.values()):
         labels[NO_FINDING] = POSITIVE
-    return ReportLabels(labels, tuple(sorted(evidence, key=lambda e: e.start)), sections)
+    return ReportLabels(labels, tuple(sorted(evidence, key=lambda e: (COUNTED_SECTIONS.index(e.section), e.start))),
+                        sections)
 
 
 # A job is one report: [(section name, source text, offset of the section in the source, section text)]
