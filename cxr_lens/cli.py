@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "cxr_lens.commands.predict",
     "cxr_lens.commands.pack",
     "cxr_lens.commands.scan",
+    "cxr_lens.commands.explain",
     "cxr_lens.commands.similar",
     "cxr_lens.commands.index",
     "cxr_lens.commands.label",
