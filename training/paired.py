@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError
-from engine.labels import FINDING_NAMES, LABEL_NAMES, LABELS, NO_FINDING
+from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,6 @@ def assign_splits(report_ids: list[str], seed: int) -> dict[str, str]:
     return out
 
 
-def mesh_label_names(mesh_major: tuple[str, ...]) -> list[str]:
-    """Label names whose MeSH-major headings occur in a report's MeSH terms."""
-    heads = {term.split("/")[0].strip().lower() for term in mesh_major}
-    return [lab.name for lab in LABELS if heads & set(lab.mesh_major)]
-
-
 def _pick_images(record) -> tuple[tuple[str, str], ...]:
     """(image id, role): the frontal view always, a lateral when the report has two images."""
     ids = list(record.image_ids)
@@ -103,7 +97,7 @@ def plan_tasks(records, seed: int) -> list[StudyTask]:
         mentions = tuple(mentions_from_evidence(result.evidence))
         tasks.append(StudyTask(record.id, sections, tuple(result.labels.items()), mentions,
                                _pick_images(record), tuple(record.view_positions.items()),
-                               ";".join(mesh_label_names(record.mesh_major)), splits[record.id],
+                               ";".join(n for n in LABEL_NAMES if n in labels_from_mesh(record.mesh_major)), splits[record.id],
                                study_seed(seed, record.id)))
     return tasks
 

@@ -93,9 +93,9 @@ def plan_fracture(ctx: Context, spec: FindingSpec) -> list[tuple[int, float, flo
         y = model.centre(rib, d)
         gap = 1.5 + 2.5 * spec.severity
         breaks.append((rib, sign * d, gap))
-        healed = "healed" in spec.words or "old" in spec.words or rng.random() < 0.5
+        healed = "healed" in spec.words or "old" in spec.words or rng.random() < 0.6
         if healed:
-            sl, callus = ellipsoid(f, sign * d, y, 7.0 + 5 * spec.severity, 7.0, 3.0 + 3 * spec.severity)
+            sl, callus = ellipsoid(f, sign * d, y, 8.0 + 6 * spec.severity, 8.0, 5.0 + 5 * spec.severity)
             ctx.extra[sl] += MU_BONE * callus
         sl = f.box(sign * d - 12, sign * d + 12, y - 12, y + 12)
         mask = np.zeros(f.X.shape, bool)

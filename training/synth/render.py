@@ -76,8 +76,8 @@ def expose(a: np.ndarray, p: Patient, frame: Frame, rng: np.random.Generator) ->
     if blur_px > 0.3:
         signal = ndimage.gaussian_filter(signal, blur_px, mode="nearest")
     # latitude compression / unsharp mask, as CR processing does
-    background = _large_blur(signal, 24.0 / frame.spacing)
-    signal = signal - 0.3 * (background - float(np.median(sample)))
+    background = _large_blur(signal, 40.0 / frame.spacing)
+    signal = signal - 0.18 * (background - float(np.median(sample)))
     s_lo, s_hi = np.percentile(signal[::8, ::8], [2.0, 99.7])
     z = (signal - s_lo) / max(s_hi - s_lo, 1e-3) - 0.5 - p.exposure
     z = np.tanh(1.6 * p.gamma * z) * 0.5 + 0.5          # characteristic curve, 0..1

@@ -116,3 +116,20 @@ def specs_for_report(labels: dict[str, str], mentions: list[Mention], rng: np.ra
         words = " ".join(m.sentence.lower() for m in own)
         specs.append(FindingSpec(label, sides, zone, float(rng.uniform(lo, hi)), words))
     return specs
+
+
+def random_specs(rng: np.random.Generator, prevalence: float = 0.15,
+                 labels: tuple[str, ...] = SUPPORTED) -> list[FindingSpec]:
+    """Independent random findings (each present with ``prevalence``), random side, zone, severity.
+
+    Used by the bench and tests to sample the synthesizer without reports.
+    """
+    specs = []
+    for label in labels:
+        if rng.random() >= prevalence:
+            continue
+        side = rng.choice(["right", "left", "both"])
+        sides = ("right", "left") if side == "both" or label in _BILATERAL else (str(side),)
+        zone = rng.choice([None, "upper", "mid", "lower"])
+        specs.append(FindingSpec(label, sides, None if zone is None else str(zone), float(rng.uniform(0.0, 1.0))))
+    return specs
