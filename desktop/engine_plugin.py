@@ -15,7 +15,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 import engine
 from desktop.analysis import consistency
 from desktop.widgets.findings_panel import FindingsPanel
+from desktop.widgets.heatmap_panel import HeatmapPanel
 from desktop.widgets.report_panel import ReportPanel
+from desktop.widgets.similar_panel import SimilarPanel
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,12 @@ class EnginePanel(QtWidgets.QWidget):
 
         self.findings = FindingsPanel()
         self.report = ReportPanel()
+        self.heatmap = HeatmapPanel(context, self, _MODEL_LOCK)
+        self.similar = SimilarPanel(context, self, _MODEL_LOCK)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self.report, "Report")
+        self.tabs.addTab(self.heatmap, "Heatmap")
+        self.tabs.addTab(self.similar, "Similar cases")
         splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         splitter.addWidget(self.findings)
         splitter.addWidget(self.tabs)
@@ -91,6 +97,7 @@ class EnginePanel(QtWidgets.QWidget):
         self.setMinimumWidth(380)
 
         self.report.analyse_requested.connect(self.analyse_text)
+        self.findings.label_selected.connect(self.heatmap.select_label)
         context.image_changed.connect(self.on_image)
         rerun = QtGui.QAction("Re-run &findings", self, shortcut=QtGui.QKeySequence("Ctrl+R"))
         rerun.triggered.connect(self.run_image)
@@ -121,6 +128,8 @@ class EnginePanel(QtWidgets.QWidget):
         self.predictor = predictor
         manifest = predictor.pack.manifest
         self.context.set_pack_text(f"Pack: {manifest['name']} {manifest['version']}", str(predictor.pack.path))
+        self.heatmap.set_labels(predictor.labels)
+        self.similar.set_predictor(predictor)
         self.pack_loaded.emit(predictor)
         if self.image is not None:
             self.run_image()
@@ -129,6 +138,7 @@ class EnginePanel(QtWidgets.QWidget):
 
     def _on_pack_error(self, pack_dir, error, explicit: bool) -> None:
         self.context.set_pack_text("No model pack", str(error))
+        self.similar.set_predictor(None)
         self.findings.show_message(f"No model pack loaded — AI panels are off.\n{error}\n"
                                    "Choose one with Analysis → Switch model pack….")
         self.pack_loaded.emit(None)
@@ -156,6 +166,8 @@ class EnginePanel(QtWidgets.QWidget):
         """A new image is on screen: analyse it (when the pack is ready)."""
         self.image = image
         self.image_prediction = None
+        self.heatmap.clear()
+        self.similar.clear()
         if self.predictor is not None:
             self.run_image()
 
@@ -174,6 +186,11 @@ class EnginePanel(QtWidgets.QWidget):
         if generation != self._generation:
             return
         self.image_prediction = prediction
+        top = max((f for f in prediction.findings if f.positive), key=lambda f: f.probability, default=None)
+        if top is not None:
+            self.heatmap.select_label(top.name)
+        if self.similar.search is not None and prediction.findings:
+            self.similar.run()
         if self.report.text.strip():
             self.analyse_text(self.report.text)
         else:

@@ -50,8 +50,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.image_view = ImageView()
         self.compare_view = ImageView()
-        self.compare_title = QtWidgets.QLabel()
+        self.compare_title = QtWidgets.QLabel(wordWrap=True)
         self.compare_title.setProperty("class", "dim")
+        self.compare_title.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         compare = QtWidgets.QWidget()
         compare_layout = QtWidgets.QVBoxLayout(compare)
         compare_layout.setContentsMargins(0, 0, 0, 0)
@@ -112,6 +113,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.current_image = None
         self.current_frame = 0
         self._load_token = 0
+        self._compare_sync_window = True
         self._restore_settings()
 
     # ------------------------------------------------------------------ building blocks
@@ -283,28 +285,39 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Distance {value:.1f} {unit}{note}", 10000)
 
     # ------------------------------------------------------------------ side-by-side view
-    def show_beside(self, data, title: str) -> None:
-        """Show ``data`` in the compare pane with the current window and zoom (kept in sync)."""
+    def show_beside(self, data, title: str, sync_window: bool = True) -> None:
+        """Show ``data`` in the compare pane; zoom/pan (and the window when ``sync_window``) follow
+        the main image."""
+        self._compare_sync_window = sync_window and not data.is_colour
         self.compare_pane.show()
-        self.compare_title.setText(f"  {title}   (window and zoom follow the main image)")
+        follows = "window and zoom" if self._compare_sync_window else "zoom"
+        self.compare_title.setText(f"  {title}   ({follows} follow the main image)")
         self.compare_view.set_image(data)
-        if self.image_view.window is not None and not data.is_colour:
+        if self._compare_sync_window and self.image_view.window is not None:
             self.compare_view.set_window(self.image_view.window)
         self.compare_view.set_inverted(self.actions_by_key["invert"].isChecked())
-        self.splitter.setSizes([1, 1])
+        half = max(self.splitter.width() // 2, 1)
+        self.splitter.setSizes([half, half])
+        QtWidgets.QApplication.processEvents()  # lay the pane out before fitting
         self.image_view.fit()
-        self.compare_view.fit()
+        self._sync_compare_range(self.image_view.view.viewRange())
 
     def hide_beside(self) -> None:
+        """Close the compare pane."""
         self.compare_pane.hide()
 
     def _sync_compare_range(self, view_range) -> None:
-        if self.compare_pane.isVisible() and self.compare_view.data is not None:
-            self.compare_view.set_view_range(view_range)
+        main, other = self.image_view.data, self.compare_view.data
+        if not self.compare_pane.isVisible() or main is None or other is None:
+            return
+        # the same part of the film: scale by the ratio of the image sizes
+        sy = other.values.shape[0] / main.values.shape[0]
+        sx = other.values.shape[1] / main.values.shape[1]
+        (x0, x1), (y0, y1) = view_range
+        self.compare_view.set_view_range(((x0 * sx, x1 * sx), (y0 * sy, y1 * sy)))
 
     def _sync_compare_window(self, window) -> None:
-        if self.compare_pane.isVisible() and self.compare_view.data is not None \
-                and not self.compare_view.data.is_colour:
+        if self.compare_pane.isVisible() and self.compare_view.data is not None and self._compare_sync_window:
             self.compare_view.set_window(window)
 
     # ------------------------------------------------------------------ dialogs and messages

@@ -56,13 +56,15 @@ class ViewerContext(QtCore.QObject):
         """Tell the user that something failed (a dialog naming the file and the reason)."""
         self._window.show_error(title, error)
 
-    def set_overlay(self, rgba) -> None:
-        """Draw an RGBA uint8 (rows, columns, 4) overlay on the shown image; ``None`` removes it."""
-        self._window.image_view.set_overlay(rgba)
+    def set_overlay(self, rgba, opacity: float = 1.0) -> None:
+        """Draw an RGBA uint8 (rows, columns, 4) overlay on the shown image's pixel grid, with an
+        overall ``opacity`` in [0, 1]; ``None`` removes it."""
+        self._window.image_view.set_overlay(rgba, opacity)
 
-    def show_beside(self, data, title: str) -> None:
-        """Show another image (:class:`ImageData`) side by side with the current one."""
-        self._window.show_beside(data, title)
+    def show_beside(self, data, title: str, sync_window: bool = True) -> None:
+        """Show another image (:class:`ImageData`) side by side with the current one; zoom and pan
+        follow the main image, and so does the window when ``sync_window`` (same units)."""
+        self._window.show_beside(data, title, sync_window)
 
     def set_pack_text(self, text: str, tooltip: str = "") -> None:
         """Show which model pack is in use in the status bar."""

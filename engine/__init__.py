@@ -42,6 +42,12 @@ _EXPORTS: dict[str, str] = {
     "Prediction": "engine.predict",
     "label_text": "engine.report",
     "ReportLabels": "engine.report",
+    "SimilarSearch": "engine.similar",
+    "SimilarCase": "engine.similar",
+    "explain_steps": "engine.explain",
+    "Heatmap": "engine.explain",
+    "colormap_lut": "engine.explain_overlay",
+    "opacity": "engine.explain_overlay",
     # labels
     "LABELS": "engine.labels",
     "LABEL_NAMES": "engine.labels",

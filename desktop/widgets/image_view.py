@@ -138,6 +138,7 @@ class ImageView(QtWidgets.QWidget):
         self.overlay_item.setParentItem(self.image_item)
         self.overlay_item.setZValue(10)
         self.overlay_item.setVisible(False)
+        self._overlay = None
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -185,7 +186,7 @@ class ImageView(QtWidgets.QWidget):
         self.data = None
         self.clear_measurements()
         self.image_item.clear()
-        self.overlay_item.setVisible(False)
+        self.set_overlay(None)
         self.set_corner_texts({})
 
     # ------------------------------------------------------------------ window / level
@@ -360,12 +361,17 @@ class ImageView(QtWidgets.QWidget):
             self.measured.emit(value, unit)
 
     # ------------------------------------------------------------------ overlay (heatmaps)
-    def set_overlay(self, rgba: np.ndarray | None) -> None:
-        """Show an RGBA uint8 overlay (rows, columns, 4) on the image's pixel grid; ``None`` hides."""
+    def set_overlay(self, rgba: np.ndarray | None, opacity: float = 1.0) -> None:
+        """Show an RGBA uint8 overlay (rows, columns, 4) on the image's pixel grid with an overall
+        ``opacity`` in [0, 1]; ``None`` hides it."""
         if rgba is None:
             self.overlay_item.setVisible(False)
+            self._overlay = None
             return
-        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+        if rgba is not getattr(self, "_overlay", None):
+            self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+            self._overlay = rgba
+        self.overlay_item.setOpacity(opacity)
         self.overlay_item.setVisible(True)
 
     # ------------------------------------------------------------------ corner annotations

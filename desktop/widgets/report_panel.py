@@ -55,6 +55,8 @@ class ReportPanel(QtWidgets.QWidget):
         layout.addWidget(QtWidgets.QLabel("<b>Consistency: draft vs image model</b>"))
         layout.addWidget(self.consistency, 2)
 
+        self._evidence_selections: list = []
+        self._token_selections: list = []
         self._timer = QtCore.QTimer(self, singleShot=True, interval=AUTO_ANALYSE_MS)
         self._timer.timeout.connect(self.request_analysis)
         self.editor.textChanged.connect(self._on_text_changed)
@@ -93,9 +95,31 @@ class ReportPanel(QtWidgets.QWidget):
         self.analyse_requested.emit(self.text)
 
     def _on_text_changed(self) -> None:
+        self._evidence_selections, self._token_selections = [], []
         self.editor.setExtraSelections([])
         if self.auto.isChecked():
             self._timer.start()
+
+    def show_attributions(self, tokens, text: str) -> None:
+        """Colour report words by their attribution (``engine`` TokenAttribution, offsets into
+        ``text``): orange supports the finding, blue argues against it, stronger = more saturated."""
+        if text != self.text:
+            return
+        self._token_selections = []
+        for token in tokens:
+            if abs(token.score) < 0.15:
+                continue
+            selection = QtWidgets.QTextEdit.ExtraSelection()
+            cursor = self.editor.textCursor()
+            cursor.setPosition(token.start)
+            cursor.setPosition(token.end, QtGui.QTextCursor.KeepAnchor)
+            selection.cursor = cursor
+            base = QtGui.QColor("#ff9d5c" if token.score > 0 else "#7fb2ff")
+            base.setAlphaF(min(1.0, 0.35 + 0.65 * abs(token.score)))
+            selection.format.setForeground(base)
+            selection.format.setFontWeight(QtGui.QFont.Bold)
+            self._token_selections.append(selection)
+        self.editor.setExtraSelections(self._evidence_selections + self._token_selections)
 
     def show_labels(self, report_labels, text: str) -> None:
         """Highlight the evidence spans of ``report_labels`` (offsets into ``text``)."""
@@ -117,7 +141,8 @@ class ReportPanel(QtWidgets.QWidget):
                 selection.format.setForeground(QtGui.QColor(underline))
             selection.format.setToolTip(f"{evidence.label}: {evidence.status}")
             selections.append(selection)
-        self.editor.setExtraSelections(selections)
+        self._evidence_selections = selections
+        self.editor.setExtraSelections(selections + self._token_selections)
         found = ", ".join(f"{name} ({status})" for name, status in report_labels.labels.items())
         self.status.setText(f"Report labels: {found}" if found else "The report mentions none of the labels.")
 

@@ -56,3 +56,32 @@ def ai_window(qtbot, settings_file, tiny_pack_dir):
 def engine_panel(window):
     """The built-in engine plugin's panel."""
     return window.plugin_docks["engine"].widget()
+
+
+@pytest.fixture(scope="session")
+def indexed_pack(tiny_pack_dir, tmp_path_factory):
+    """A copy of the tiny pack with a similar-case index built by the real `training index` step."""
+    import shutil
+    from pathlib import Path
+
+    from tests.engine.test_similar import write_paired_set
+    from training.index import build_pack_index
+
+    root = tmp_path_factory.mktemp("similar-desktop")
+    pack = Path(shutil.copytree(tiny_pack_dir, root / "pack"))
+    build_pack_index(pack, write_paired_set(root / "paired"), root / "cache", batch_size=4)
+    return pack
+
+
+@pytest.fixture
+def full_window(qtbot, settings_file, indexed_pack):
+    """A main window with the engine plugin on the indexed tiny pack (archive open)."""
+    from desktop.app import build_window
+
+    _, win = build_window(fresh=True, pack=indexed_pack)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    assert win.runner.wait_idle(120)
+    yield win
+    win.runner.wait_idle(60)
