@@ -27,7 +27,7 @@ SKIPPED_ISSUES = frozenset({"lateral"})  # the archives hold frontal views, as t
 
 @dataclass
 class AddSummary:
-    """What :func:`add_folder` did.
+    """What :func:`add_to_user_index` did.
 
     ``added``, ``already_indexed`` and ``refused`` list image paths; ``errors`` holds
     ``(path, reason)`` for files that could not be read; ``count`` is the index size after the add.
@@ -98,7 +98,7 @@ def _case_labels(report: str | None, positives: list[str]) -> tuple[list[str], s
     return labels, "report", sections
 
 
-def add_folder(folder: str | Path, predictor, root: str | Path, progress=None) -> AddSummary:
+def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=None) -> AddSummary:
     """Embed the new frontal images under ``folder`` into the user index at ``root``.
 
     Parameters

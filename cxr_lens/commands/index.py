@@ -38,7 +38,7 @@ def _add(args) -> int:
     from engine.predict import Predictor
     from engine.resources import bundled_pack_dir
     from engine.similar import default_user_index_dir
-    from engine.similar_build import add_folder
+    from engine.similar_build import add_to_user_index
 
     if not Path(args.folder).exists():
         raise EngineError("no such file or folder", path=args.folder)
@@ -48,7 +48,7 @@ def _add(args) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rindexing {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    summary = add_folder(args.folder, predictor, root, progress=None if args.json else progress)
+    summary = add_to_user_index(args.folder, predictor, root, progress=None if args.json else progress)
     data = summary.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))

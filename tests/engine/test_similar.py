@@ -193,3 +193,33 @@ def test_stale_pack_index_is_refused(indexed_pack: Path, tmp_path: Path):
     write_manifest(pack, json.loads((pack / "manifest.json").read_text()))
     with pytest.raises(SimilarIndexError, match="other weights"):
         SimilarSearch.open(Predictor(load_pack(pack)), use_user_index=False)
+
+
+def test_retrieval_metrics_by_hand():
+    from bench.retrieval_metrics import label_matrix, query_metrics, relevance
+
+    names = ("Effusion", "Edema", "No Finding")
+    archive = label_matrix([["Effusion"], ["No Finding"], ["Effusion", "Edema"], ["Edema"], ["No Finding"]], names)
+    rel = relevance(label_matrix([["Effusion"]], names)[0], archive, names)
+    assert rel["lenient"].tolist() == [True, False, True, False, False]
+    assert rel["strict"].tolist() == [True, False, False, False, False]
+    assert rel["graded"].tolist() == [1.0, 0.0, 0.5, 0.0, 0.0]
+    nf = relevance(label_matrix([["No Finding"]], names)[0], archive, names)
+    assert nf["lenient"].tolist() == [False, True, False, False, True]  # No Finding matches only No Finding
+    m = query_metrics(np.array([3, 2, 1, 0, 4]), rel["lenient"], rel["graded"], k=5)
+    assert m["p_at_1"] == 0.0 and m["p_at_5"] == 0.4 and m["r_at_5"] == 1.0 and m["mrr"] == 0.5
+    assert m["map_at_5"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    ideal = 1 + 0.5 / np.log2(3)
+    assert m["ndcg_at_5"] == pytest.approx((0.5 / np.log2(3) + 1 / np.log2(5)) / ideal)
+
+
+def test_bench_quality_part_runs_on_the_tiny_pack(indexed_pack: Path):
+    from bench.retrieval_quality import run_quality
+
+    quality = run_quality(threads=1, pack_dir=indexed_pack, manifest=indexed_pack.parent / "paired" / "manifest.csv")
+    assert quality["test_queries"] == 2 and quality["archive_cases"] == 12
+    for mode in ("image", "text", "joint"):
+        assert 0.0 <= quality["modes"][mode]["lenient"]["p_at_5"] <= 1.0
+        assert quality["modes"][mode]["hnsw_recall_at_10_vs_exact"] == 1.0
+    assert set(quality["random"]) == {"lenient", "strict"}
+    assert run_quality(pack_dir=indexed_pack.parent / "nowhere")["skipped"].startswith("no trained pack")
