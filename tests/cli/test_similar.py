@@ -137,3 +137,12 @@ def test_index_add_survives_a_kill_mid_write(indexed_pack: Path, capsys, tmp_pat
     code, after = run_json(capsys, ["index", "add", str(studies), *base])  # the next run completes the job
     assert code == 0 and len(after["added"]) == 2 and after["count"] == 4
     assert sorted(p.name for p in index_dir.iterdir()) == ["CURRENT", "gen-000002"]  # debris cleaned
+
+
+def test_similar_text_output(indexed_pack: Path, capsys):
+    query = indexed_pack.parent / "paired" / "case02.png"
+    assert main(["similar", str(query), "--report", "Right lower lobe consolidation.", "--k", "3",
+                 "--pack", str(indexed_pack), "--no-user-index"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("joint search over pack archive (12 cases)") and "query labels (report): Opacity" in out
+    assert " 1. case" in out and " 3. case" in out and " 4. " not in out and "case02 " not in out
