@@ -280,6 +280,6 @@ class SimilarSearch:
         return SimilarCase(
             case_id=str(case["id"]), archive=name, similarity=similarity, labels=labels,
             shared_labels=tuple(label for label in labels if label in set(query_labels)),
-            snippet=snippet(sections), thumbnail=archive.thumbnails[row], view=case.get("view", ""),
+            snippet=snippet(sections), thumbnail=archive.thumbnail(row), view=case.get("view", ""),
             study=case.get("study", ""), path=case.get("path", ""), label_source=case.get("label_source", ""),
             sections=sections)

@@ -6,6 +6,7 @@ model embeddings, so the similarity reported is the cosine ``1 - hnswlib distanc
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF = 100
 THUMBNAIL_SIZE = 96
+THUMBNAIL_QUALITY = 85  # JPEG: ~1.8 kB per 96-px radiograph thumbnail (zlib'd raw pixels: ~5.8 kB)
 
 
 @dataclass
@@ -37,7 +39,8 @@ class CaseArchive:
         (StudyInstanceUID or data-set study id), ``sha256`` (of the source file), ``view``,
         ``sections`` ({name: text}), ``label_source``, ``path``.
     thumbnails
-        ``(count, S, S)`` uint8 greyscale thumbnails, letterboxed (black bars).
+        One JPEG-encoded ``S × S`` greyscale thumbnail per case (letterboxed, black bars); see
+        :meth:`thumbnail`.
     graphs
         ``{mode: hnswlib.Index}`` for the modes that have vectors.
     model
@@ -48,18 +51,13 @@ class CaseArchive:
 
     dim: int
     cases: list[dict] = field(default_factory=list)
-    thumbnails: np.ndarray | None = None
+    thumbnails: list[bytes] = field(default_factory=list)
     graphs: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     M: int = DEFAULT_M
     ef_construction: int = DEFAULT_EF_CONSTRUCTION
     ef: int = DEFAULT_EF
     thumbnail_size: int = THUMBNAIL_SIZE
-
-    def __post_init__(self):
-        if self.thumbnails is None:
-            size = self.thumbnail_size
-            self.thumbnails = np.zeros((0, size, size), np.uint8)
 
     @property
     def count(self) -> int:
@@ -108,7 +106,13 @@ class CaseArchive:
             graph.add_items(data, np.asarray(rows, np.int64) + start)
             graph.set_ef(self.ef)
         self.cases.extend(cases)
-        self.thumbnails = np.concatenate([self.thumbnails, np.asarray(thumbnails, np.uint8)])
+        self.thumbnails.extend(encode_thumbnail(np.asarray(t, np.uint8)) for t in thumbnails)
+
+    def thumbnail(self, row: int) -> np.ndarray:
+        """Return the ``(S, S)`` uint8 thumbnail of a case."""
+        from PIL import Image as PILImage
+        with PILImage.open(io.BytesIO(self.thumbnails[row])) as image:
+            return np.asarray(image.convert("L"), np.uint8)
 
     def search(self, mode: str, vector: np.ndarray, k: int, exclude: set[int] = frozenset()) -> list[tuple[int, float]]:
         """Return up to ``k`` ``(row, cosine similarity)`` pairs, most similar first, skipping ``exclude`` rows.
@@ -170,7 +174,7 @@ class CaseArchive:
         try:
             archive = cls(dim=int(meta["dim"]), cases=cases, thumbnails=thumbnails, model=meta.get("model", {}),
                           M=int(meta["M"]), ef_construction=int(meta["ef_construction"]), ef=int(meta["ef"]),
-                          thumbnail_size=int(meta.get("thumbnail_size", thumbnails.shape[-1])))
+                          thumbnail_size=int(meta.get("thumbnail_size", THUMBNAIL_SIZE)))
             for mode, count in meta["modes"].items():
                 if mode not in MODES:
                     raise KeyError(f"unknown mode {mode!r}")
@@ -201,3 +205,12 @@ def make_thumbnail(image01: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarra
     canvas = PILImage.new("L", (size, size), 0)
     canvas.paste(grey, ((size - grey.width) // 2, (size - grey.height) // 2))
     return np.asarray(canvas, np.uint8)
+
+
+def encode_thumbnail(thumbnail: np.ndarray) -> bytes:
+    """JPEG-encode a uint8 greyscale thumbnail (deterministic for the same pixels)."""
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(thumbnail, np.uint8)).save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY)
+    return buffer.getvalue()

@@ -5,7 +5,7 @@ An *archive folder* holds one complete snapshot::
     index.json          format, dim, space, M, ef_construction, ef, counts, model identity, files
     image.hnsw, text.hnsw, joint.hnsw   hnswlib graphs (cosine); hnswlib label = case table row
     cases.json.gz       the case table (one JSON object per case, row order)
-    thumbnails.npz      uint8 ``(count, S, S)`` thumbnails, zlib-compressed, no pickle
+    thumbnails.npz      JPEG thumbnails: ``jpeg`` (all bytes, uint8) + ``offsets`` (count + 1), no pickle
 
 The pack's ``index/`` is one archive folder (its files are also listed in the pack manifest).
 A *user index* is a root folder whose ``CURRENT`` file names the live snapshot, ``gen-NNNNNN/``.
@@ -86,7 +86,7 @@ def _pause_for_test(marker_dir: Path) -> None:
 
 
 def write_archive_folder(folder: Path, meta: dict, graphs: dict, cases: list[dict],
-                         thumbnails: np.ndarray) -> dict:
+                         thumbnails: list[bytes]) -> dict:
     """Write one complete archive into ``folder`` (which must be new or empty); fsync every file.
 
     Parameters
@@ -100,7 +100,7 @@ def write_archive_folder(folder: Path, meta: dict, graphs: dict, cases: list[dic
     cases
         The case table, one dict per row.
     thumbnails
-        ``(len(cases), S, S)`` uint8.
+        One encoded (JPEG) thumbnail per case.
 
     Returns
     -------
@@ -119,7 +119,8 @@ def write_archive_folder(folder: Path, meta: dict, graphs: dict, cases: list[dic
     payload = json.dumps(cases, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     (folder / CASES).write_bytes(gzip.compress(payload, compresslevel=6, mtime=0))
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, pixels=np.ascontiguousarray(thumbnails, dtype=np.uint8))
+    offsets = np.concatenate([[0], np.cumsum([len(blob) for blob in thumbnails])]).astype(np.int64)
+    np.savez(buffer, jpeg=np.frombuffer(b"".join(thumbnails), dtype=np.uint8), offsets=offsets)
     (folder / THUMBNAILS).write_bytes(buffer.getvalue())
     written += [folder / CASES, folder / THUMBNAILS]
     files = {}
@@ -134,7 +135,7 @@ def write_archive_folder(folder: Path, meta: dict, graphs: dict, cases: list[dic
     return meta
 
 
-def read_archive_folder(folder: Path, verify: bool = True) -> tuple[dict, list[dict], np.ndarray]:
+def read_archive_folder(folder: Path, verify: bool = True) -> tuple[dict, list[dict], list[bytes]]:
     """Read index.json, the case table and the thumbnails of an archive folder.
 
     With ``verify`` every file's size and sha256 are checked against index.json before anything is
@@ -170,7 +171,8 @@ def read_archive_folder(folder: Path, verify: bool = True) -> tuple[dict, list[d
     try:
         cases = json.loads(gzip.decompress((folder / CASES).read_bytes()).decode("utf-8"))
         with np.load(folder / THUMBNAILS, allow_pickle=False) as data:
-            thumbnails = data["pixels"]
+            blob, offsets = data["jpeg"].tobytes(), data["offsets"]
+        thumbnails = [blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
     except (OSError, EOFError, KeyError, ValueError) as error:
         raise SimilarIndexError(f"cannot read the case table or thumbnails ({error})", path=folder,
                                 hint="the index is damaged; rebuild it") from error
