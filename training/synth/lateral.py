@@ -142,5 +142,5 @@ def _lateral_bones(frame: Frame, g: LateralGeometry) -> np.ndarray:
     v = (Y - p.apex_y + 0.45 * (Z - g.back)) / p.rib_spacing
     frac = v - np.floor(v)
     ribs = np.exp(-(((frac - 0.5) / 0.15) ** 2)) * smooth_step(Z - g.front - 20.0, 30.0)
-    ribs *= (Y > g.top(Z) - 10.0) & (Y < g.bottom(Z, True) + 30.0)
+    ribs *= (Y > g.top(Z) - 10.0) & (Y < g.bottom(Z, True) + 30.0) & (Z < g.back + 12.0)
     return (bone + 3.0 * ribs).astype(np.float32)
