@@ -161,16 +161,16 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     trace = FusionTrace(predictor.pack.model, stage=stage if method == "gradcam" else None)
     yield Progress(0.0, f"{method}: {predictor.labels[index]}")
     t0 = time.perf_counter()
-    with torch.enable_grad():
-        if method == "ig":
-            outcome = None
-            black = (0.0 - predictor.params.mean) / predictor.params.std
-            for item in _integrated_gradients(trace, tensor, encoded, index, steps, baseline, batch, black):
-                if isinstance(item, Progress):
-                    yield item
-                else:
-                    outcome = item
-        else:
+    if method == "ig":  # grad mode is switched on per segment, never held across a yield
+        outcome = None
+        black = (0.0 - predictor.params.mean) / predictor.params.std
+        for item in _integrated_gradients(trace, tensor, encoded, index, steps, baseline, batch, black):
+            if isinstance(item, Progress):
+                yield item
+            else:
+                outcome = item
+    else:
+        with torch.enable_grad():
             outcome = (_gradcam if method == "gradcam" else _attention_rollout)(trace, tensor, encoded, index)
     grid_map, logit, token_scores, details = outcome
     explain_ms = (time.perf_counter() - t0) * 1000
@@ -297,13 +297,14 @@ def _integrated_gradients(trace, tensor, encoded, index, steps, baseline, batch,
         lo, hi = i / segments, (i + 1) / segments
         seg_start = tuple(b + lo * (x - b) for x, b in zip(inputs, bases))
         seg_end = tuple(b + hi * (x - b) for x, b in zip(inputs, bases))
-        attributions, seg_delta = ig.attribute(seg_end, baselines=seg_start, n_steps=n,
-                                               internal_batch_size=batch, return_convergence_delta=True)
+        with torch.enable_grad():
+            attributions, seg_delta = ig.attribute(seg_end, baselines=seg_start, n_steps=n,
+                                                   internal_batch_size=batch, return_convergence_delta=True)
         totals = [t + a.detach() for t, a in zip(totals, attributions)]
         delta += float(seg_delta.sum())
         yield Progress((i + 1) / segments, f"integrated gradients: {sum(per_segment[:i + 1])}/{steps} steps")
     pixel = totals[0][0, 0].clamp_min(0).numpy()
-    pixel = _gaussian_blur(pixel, SMOOTH_SIGMA_FRACTION * pixel.shape[-1])
+    pixel = gaussian_blur(pixel, SMOOTH_SIGMA_FRACTION * pixel.shape[-1])
     scores = totals[1].sum(-1)[0].numpy() if len(totals) > 1 else None
     yield pixel, logit, scores, {"steps": steps, "baseline": baseline, "batch": batch,
                                  "logit": logit, "baseline_logit": base_logit,
@@ -318,11 +319,11 @@ def _image_baseline(tensor, baseline: str, black: float):
 
     if baseline == "blur":
         sigma = BLUR_SIGMA_FRACTION * tensor.shape[-1]
-        return torch.from_numpy(_gaussian_blur(tensor[0, 0].numpy(), sigma))[None, None]
+        return torch.from_numpy(gaussian_blur(tensor[0, 0].numpy(), sigma))[None, None]
     return torch.full_like(tensor, black)
 
 
-def _gaussian_blur(values: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_blur(values: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of a 2-D float array, edges reflected; ``sigma`` in pixels."""
     radius = max(1, int(round(3 * sigma)))
     x = np.arange(-radius, radius + 1, dtype=np.float32)

@@ -204,3 +204,38 @@ def test_colormaps_and_outline():
     assert bar.shape == (64, 8, 3) and np.array_equal(bar[-1], np.full((8, 3), 128, np.uint8))
     with pytest.raises(ModelError, match="colormap"):
         colormap_lut("rainbow")
+
+
+def test_bench_measures_on_hand_made_maps():
+    from bench.explain_metrics import (centre_map, curve_auc, perturbation_images, pointing_hit, spearman,
+                                       top_fraction_iou)
+
+    mask = np.zeros((20, 20), bool)
+    mask[2:6, 2:6] = True
+    hot = np.zeros((20, 20), np.float32)
+    hot[3, 3] = 1.0
+    far = np.zeros((20, 20), np.float32)
+    far[10, 10] = 1.0
+    assert pointing_hit(hot, mask) and not pointing_hit(far, mask)
+    assert pointing_hit(far, mask, tolerance_px=7.1) and not pointing_hit(far, mask, tolerance_px=6.0)
+    assert not pointing_hit(np.zeros((20, 20)), mask)  # a blank map points nowhere
+    perfect = mask.astype(np.float32)
+    assert top_fraction_iou(perfect, mask, fraction=16 / 400) == pytest.approx(1.0)
+    assert top_fraction_iou(perfect, mask, fraction=0.1) == pytest.approx(16 / 40)
+    frames = perturbation_images(np.ones((2, 2)), np.zeros((2, 2)), np.array([[4, 3], [2, 1]]), 2, False)
+    assert frames.tolist() == [[[1, 1], [1, 1]], [[0, 0], [1, 1]], [[0, 0], [0, 0]]]
+    inserted = perturbation_images(np.ones((2, 2)), np.zeros((2, 2)), np.array([[4, 3], [2, 1]]), 4, True)
+    assert inserted[1].tolist() == [[1, 0], [0, 0]] and inserted[-1].tolist() == [[1, 1], [1, 1]]
+    assert curve_auc([1.0, 0.5, 0.0]) == pytest.approx(0.5)
+    assert spearman(np.arange(10), np.arange(10) ** 2) == pytest.approx(1.0)
+    assert spearman(np.arange(10), -np.arange(10)) == pytest.approx(-1.0)
+    assert spearman(np.ones(10), np.arange(10)) == 0.0
+    centre = centre_map((21, 31))
+    assert np.unravel_index(np.argmax(centre), centre.shape) == (10, 15)
+
+
+def test_progress_does_not_leak_grad_mode_to_the_consumer(tiny_predictor, chest_like_image):
+    with torch.no_grad():
+        for item in explain_steps(tiny_predictor, chest_like_image, "Mass", "ig", steps=4, batch=2):
+            assert not torch.is_grad_enabled()
+        assert isinstance(item, Heatmap) and item.values.max() > 0
