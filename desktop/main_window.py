@@ -9,10 +9,11 @@ from PySide6 import QtCore, QtWidgets
 import engine
 from desktop import loading
 from desktop.actions import build_actions
+from desktop.annotations import corner_texts
 from desktop.plugins import ViewerContext
 from desktop.widgets.help_dialog import HelpDialog
 from desktop.widgets.image_view import ImageView
-from desktop.widgets.study_browser import StudyBrowser, format_date, format_name, image_key
+from desktop.widgets.study_browser import StudyBrowser, image_key
 from desktop.widgets.tag_viewer import TagViewer
 from desktop.workers import TaskRunner
 
@@ -401,18 +402,3 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event):  # noqa: N802 - Qt API
         self.save_settings()
         super().closeEvent(event)
-
-
-def corner_texts(image, frame: int) -> dict[str, str]:
-    """Corner annotations: patient (top left), acquisition (top right), image (bottom left)."""
-    top_left = "\n".join(t for t in (format_name(image.patient_name), image.patient_id and f"ID {image.patient_id}",
-                                     format_date(image.study_date), image.study_description) if t)
-    acquisition = " ".join(t for t in (image.modality, image.view_position, image.laterality) if t)
-    top_right = "\n".join(t for t in (acquisition, image.series_description,
-                                      image.instance_number is not None and f"Image {image.instance_number}" or "",
-                                      image.number_of_frames > 1 and f"Frame {frame + 1}/{image.number_of_frames}"
-                                      or "") if t)
-    spacing = image.pixel_spacing_mm
-    size = f"{image.columns} × {image.rows}"
-    size += f"  {spacing[1]:.3f} × {spacing[0]:.3f} mm/px" if spacing else "  no pixel spacing"
-    return {"tl": top_left, "tr": top_right, "bl": size}

@@ -5,6 +5,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop import theme
+from desktop.annotations import format_date, format_name
 
 ICON_PX = 64
 
@@ -12,19 +13,6 @@ ICON_PX = 64
 def image_key(image) -> str:
     """A stable key for an engine image (path and SOP Instance UID)."""
     return f"{image.path}#{image.sop_uid}"
-
-
-def format_date(dicom_date: str) -> str:
-    """``YYYYMMDD`` → ``YYYY-MM-DD`` (other text unchanged)."""
-    if len(dicom_date) == 8 and dicom_date.isdigit():
-        return f"{dicom_date[:4]}-{dicom_date[4:6]}-{dicom_date[6:]}"
-    return dicom_date
-
-
-def format_name(name: str) -> str:
-    """DICOM person name ``Family^Given`` → ``Family, Given``."""
-    parts = [p for p in name.split("^") if p]
-    return ", ".join(parts[:2]) + (" " + " ".join(parts[2:]) if len(parts) > 2 else "")
 
 
 def qimage_from(pixels: np.ndarray) -> QtGui.QImage:

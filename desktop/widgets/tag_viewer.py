@@ -1,7 +1,7 @@
 """DICOM tag viewer: the header as a table (tag, keyword, VR, value) with a search box."""
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 COLUMNS = ("Tag", "Keyword", "VR", "Value")
 

@@ -70,3 +70,21 @@ def test_report_fuses_highlights_and_checks_consistency(ai_window, rg1_path):
         assert len(rows) == len(expected)
     else:
         assert rows == ["The draft and the image model agree on every label."]
+
+
+def test_typing_in_the_report_does_not_trigger_viewer_shortcuts(ai_window, rg1_path, qtbot):
+    from PySide6 import QtCore
+
+    open_and_wait(ai_window, rg1_path)
+    panel = engine_panel(ai_window)
+    panel.report.auto.setChecked(False)
+    editor = panel.report.editor
+    editor.setFocus()
+    ai_window.activateWindow()
+    rotation = ai_window.image_view.rotation
+    qtbot.keyClicks(editor, "Rib fracture; mild")
+    qtbot.keyClick(editor, QtCore.Qt.Key_Left)
+    assert editor.toPlainText() == "Rib fracture; mild"
+    assert ai_window.image_view.rotation == rotation  # "R" did not rotate the image
+    assert not ai_window.actions_by_key["measure"].isChecked()  # "m" did not start measuring
+    assert not ai_window.actions_by_key["invert"].isChecked()  # "i" did not invert
