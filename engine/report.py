@@ -39,16 +39,22 @@ _SECTION_ALIASES = {"conclusion": "impression", "conclusions": "impression"}
 
 
 def _alternation(patterns: Iterable[str]) -> str:
-    """Join patterns longest first, with word boundaries where they start/end with a letter."""
-    def bounded(pattern: str) -> str:
-        head = r"(?<![\w-])" if pattern[:1].isalpha() or pattern[:1] == "(" else ""
-        tail = r"(?![\w-])" if pattern[-1:].isalpha() or pattern[-1:] in ")?" else ""
-        return f"{head}(?:{pattern}){tail}"
-    return "|".join(bounded(p) for p in sorted(patterns, key=len, reverse=True))
+    """Join trigger patterns longest first; word-like ones must start and end at word boundaries.
+
+    The word-like alternatives share one boundary check, so the engine tries them only where a
+    word starts (much faster than a boundary per alternative).
+    """
+    ordered = sorted(patterns, key=len, reverse=True)
+    words = [p for p in ordered if p[:1].isalpha() or p[:1] == "("]
+    others = [p for p in ordered if p not in words]
+    parts = [r"(?<![\w-])(?:" + "|".join(words) + r")(?![\w-])"] if words else []
+    return "|".join(parts + others)
 
 
 _MENTION_RES = {name: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
                 for name, pats in rules.MENTIONS.items()}
+_CONTEXT_RES = {name: tuple((re.compile(m, re.IGNORECASE), re.compile(need, re.IGNORECASE), re.compile(avoid, re.IGNORECASE))
+                            for m, need, avoid in rules_) for name, rules_ in rules.MENTION_CONTEXT.items()}
 _TRIGGER_KINDS = {
     "pseudo": rules.PSEUDO, "pre_neg": rules.PRE_NEGATION, "post_neg": rules.POST_NEGATION,
     "pre_unc": rules.PRE_UNCERTAIN, "post_unc": rules.POST_UNCERTAIN, "hypo": rules.HYPOTHETICAL,
@@ -217,6 +223,14 @@ def _status(start: int, end: int, sentence: str, triggers) -> tuple[str | None, 
     return (NEGATIVE if trig[0].endswith("neg") else UNCERTAIN), trig
 
 
+def _in_context(label: str, mention: str, sentence: str) -> bool:
+    """False for a mention whose label needs a context the sentence lacks (see MENTION_CONTEXT)."""
+    for pattern, need, avoid in _CONTEXT_RES.get(label, ()):
+        if pattern.fullmatch(mention) and (not need.search(sentence) or avoid.search(sentence)):
+            return False
+    return True
+
+
 def _abbreviation_mentions(doc) -> list[tuple[str, int, int]]:
     """Return ``(label, start, end)`` for short forms whose defined long form is a mention."""
     found = []
@@ -228,13 +242,31 @@ def _abbreviation_mentions(doc) -> list[tuple[str, int, int]]:
     return found
 
 
+def _sentence_spans(doc, text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets of the sentences, read from the token arrays.
+
+    Equivalent to ``[(s.start_char, s.end_char) for s in doc.sents]`` without building a Python
+    object per token. ``text`` is ``doc.text``, which spaCy rebuilds from the tokens on every access.
+    """
+    from spacy.attrs import IDX, SENT_START
+
+    if len(doc) == 0:
+        return []
+    array = doc.to_array([IDX, SENT_START])
+    starts = [int(idx) for idx, flag in array.tolist() if flag == 1] or [0]
+    starts[0] = int(array[0, 0])
+    ends = [len(text[:nxt].rstrip()) for nxt in starts[1:]] + [len(text.rstrip())]
+    return list(zip(starts, ends))
+
+
 def _label_doc(doc, section: str, source: str, offset: int) -> list[Evidence]:
     evidence = []
     abbreviations = _abbreviation_mentions(doc)
-    for sent in doc.sents:
-        s_start, s_end = sent.start_char, sent.end_char
-        text = doc.text[s_start:s_end]
-        mentions = [(name, m.start(), m.end()) for name, regex in _MENTION_RES.items() for m in regex.finditer(text)]
+    doc_text = doc.text
+    for s_start, s_end in _sentence_spans(doc, doc_text):
+        text = doc_text[s_start:s_end]
+        mentions = [(name, m.start(), m.end()) for name, regex in _MENTION_RES.items() for m in regex.finditer(text)
+                    if _in_context(name, m.group(0), text)]
         mentions += [(n, a - s_start, b - s_start) for n, a, b in abbreviations if s_start <= a and b <= s_end]
         if not mentions:
             continue

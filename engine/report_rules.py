@@ -67,6 +67,8 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bgranulom\w+",
         r"\bcalcified (?:\w+ ){0,4}?(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
         r"\bcalcified (?:right |left |bilateral )?(?:hilar|mediastinal|paratracheal|subcarinal|aortopulmonary)\b",
+        r"\b(?:hilar|mediastinal|paratracheal|subcarinal|perihilar|suprahilar)(?: and (?:hilar|mediastinal))?"
+        r" (?:lymph node |nodal )?calcifications?\b",
     ),
     "Emphysema": (
         r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )\bemphysema\w*",
@@ -110,14 +112,12 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bpace(?:maker|r)s?\b",
         r"\b(?:aicd|icd|defibrillator)\b",
         r"\b(?:pacing|pacer|pacemaker|ventricular|atrial|cardiac|transvenous) leads?\b",
-        r"\b(?:endotracheal|et|ng|og|nasogastric|orogastric|enteric|feeding|chest|tracheostomy|dobhoff|gastric)"
-        r" tubes?\b",
         r"\btracheostomy\b",
         r"\bstents?\b",
         r"\b(?:prosthetic|artificial|mechanical) (?:\w+ )?valves?\b",
         r"\bvalve (?:replacement|prosthes[ie]s)\b",
         r"\b(?:loop )?recorder\b",
-        r"\b(?:shoulder |humeral )?(?:arthroplast\w+|prosthes[ie]s)\b",
+        r"(?<!breast )\b(?:shoulder |humeral )?(?:arthroplast\w+|prosthes[ie]s)\b",
         r"\bdevices?\b",
         r"\btubes?\b",
         r"\b\w*stimulators?\b",
@@ -131,6 +131,19 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bprosthetic\b",
         r"\btips? (?:is |are )?(?:in|at|overl\w+|terminat\w+|project\w+|near|within|just|extend\w+)\b",
     ),
+}
+
+# Mentions that only count in a lung context: a "density" is a lung opacity when the sentence
+# places it in the lung, not when it overlies a rib, the soft tissues or a device.
+# label -> ((mention pattern, sentence must match, sentence must not match), ...)
+MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "Opacity": ((
+        r"densit(?:y|ies)",
+        r"\b(?:lungs?|lobes?|lingula\w*|bases?|basilar|bibasilar|hil(?:um|ar)|perihilar|suprahilar|retrocardiac|"
+        r"apical|apex|apices|midlung|air ?space|parenchym\w*|pulmonary)\b",
+        r"\b(?:overl\w+|project\w+ over|ribs?|clavicles?|soft tissues?|foreign bod\w+|nipples?|breasts?|bony|"
+        r"osseous|calcific|calcified|granulom\w+)\b",
+    ),),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -154,6 +167,7 @@ POST_NEGATION: tuple[str, ...] = (
     r"(?:has|have) (?:nearly |almost |largely |completely |since )?resolved", r"resolved", r"(?:has|have) cleared",
     r"(?:has|have) been removed", r"removed",
     r"(?:(?:is|are|appears?|remains?) )?within (?:the )?(?:normal limits|limits of normal)",
+    r"(?:may|might|will|would) not be (?:demonstrated|seen|visualized|detected|identified|apparent|evident)",
 )
 # Uncertainty that applies to mentions after it.
 PRE_UNCERTAIN: tuple[str, ...] = (
@@ -163,15 +177,16 @@ PRE_UNCERTAIN: tuple[str, ...] = (
     r"can't (?:be )?(?:exclude|rule out)", r"not (?:be )?(?:excluded?|ruled? out)", r"(?:to )?rule out",
     r"r/o", r"equivocal", r"suggest(?:s|ed|ing|ive of|ion of)?", r"(?:may|could|might) be", r"differential(?: diagnosis)?(?: includes?)?",
     r"versus", r"vs\.?", r"borderline", r"likely", r"indeterminate",
-    r"evaluate for", r"evaluation for", r"assess for", r"doubtful",
-    r"perhaps", r"maybe", r"question", r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"may represent", r"could represent", r"might represent",
+r"doubtful",
+    r"perhaps", r"difficult to (?:\w+ )?exclude", r"suspicion (?:of|for)", r"possibility(?: of)?", r"maybe", r"question", r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"may represent", r"could represent", r"might represent",
     r"\?",
 )
 # Uncertainty that applies to mentions before it.
 POST_UNCERTAIN: tuple[str, ...] = (
     r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:excluded|ruled out)", r"not (?:be )?(?:excluded|ruled out)",
     r"(?:is|are) (?:possible|suspected|questioned|likely|not excluded|favored)", r"versus", r"vs\.?",
-    r"(?:is|are) (?:also )?(?:a )?(?:consideration|possibility|differential)", r"\?", r"could be", r"may be",
+    r"(?:is|are|would be|remains?) (?:also )?(?:a |an |another |in the )?(?:consideration|possibility|differential|concern)",
+    r"difficult to (?:\w+ )?exclude", r"\?", r"could be", r"may be",
 )
 # Phrases that look like a trigger but do not negate or hedge the finding ("no change in the
 # effusion" asserts the effusion).
@@ -186,8 +201,8 @@ r"gram negative", r"not appear",
 # Hypothetical or advisory context: a mention after one of these is not a finding of this study
 # ("if there is concern for fracture, consider a rib series"); such mentions are dropped.
 HYPOTHETICAL: tuple[str, ...] = (
-    r"if", r"consider", r"correlat\w+ (?:clinically )?(?:with|for)", r"to (?:exclude|rule out|evaluate|assess)",
-    r"recommend\w*", r"rule-out",
+    r"if", r"consider", r"correlat\w+", r"to (?:exclude|rule out|evaluate|assess)",
+    r"recommend\w*", r"rule-out", r"(?:for )?(?:evaluation|evaluate|assessment|assess) (?:of|for)",
 )
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (
