@@ -11,7 +11,7 @@ from training.synth.patient import MU_BONE, MU_CALCIUM, MU_LUNG, MU_METAL, MU_SO
 # inclusive diameter ranges, mm (Fleischner: nodule < 30 mm, mass >= 30 mm)
 NODULE_MM = (6.0, 28.0)
 MASS_MM = (30.0, 75.0)
-GRANULOMA_MM = (2.5, 8.0)
+GRANULOMA_MM = (3.0, 8.0)
 
 
 def _zone(ctx: Context, spec: FindingSpec) -> str:
