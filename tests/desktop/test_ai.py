@@ -88,3 +88,21 @@ def test_typing_in_the_report_does_not_trigger_viewer_shortcuts(ai_window, rg1_p
     assert ai_window.image_view.rotation == rotation  # "R" did not rotate the image
     assert not ai_window.actions_by_key["measure"].isChecked()  # "m" did not start measuring
     assert not ai_window.actions_by_key["invert"].isChecked()  # "i" did not invert
+
+
+def test_refused_pack_is_reported_and_reading_still_works(qtbot, settings_file, tiny_pack_copy, rg1_path):
+    from desktop.app import build_window
+
+    weights = tiny_pack_copy / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64] + b"\0" * 64)  # tampered: sha256 no longer matches
+    _, window = build_window(fresh=True, pack=tiny_pack_copy)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.runner.wait_idle(60)
+    title, text = window.last_error
+    assert str(tiny_pack_copy) in title and "weights.safetensors" in text
+    assert window.pack_label.text() == "No model pack"
+    panel = engine_panel(window)
+    assert panel.predictor is None and "Switch model pack" in panel.findings.caption.text()
+    open_and_wait(window, rg1_path)
+    assert window.current_image is not None  # the reading tools work without a pack
