@@ -116,6 +116,9 @@ class Predictor:
                            for mode in ("image", "text", "joint")}
         temps = manifest["calibration"].get("temperature", {})
         self.temperature = {mode: float(temps.get(mode, 1.0)) for mode in ("image", "text", "joint")}
+        biases = manifest["calibration"].get("bias", {})
+        self.bias = {mode: np.asarray(biases.get(mode, [0.0] * len(self.labels)), dtype=np.float64)
+                     for mode in ("image", "text", "joint")}
         ood = manifest["gate"].get("ood", {})
         self.ood_threshold = ood.get("threshold")
 
@@ -140,8 +143,9 @@ class Predictor:
             return self.pack.model(**kwargs, need_attention=need_attention)
 
     def probabilities(self, logits: np.ndarray, mode: str) -> np.ndarray:
-        """Temperature-scaled sigmoid of ``(batch, labels)`` logits for input ``mode``."""
-        return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64) / self.temperature[mode]))
+        """Calibrated probabilities ``sigmoid(logit / T[mode] + bias[mode])`` of ``(batch, labels)`` logits."""
+        scaled = np.asarray(logits, dtype=np.float64) / self.temperature[mode] + self.bias[mode][None]
+        return 1.0 / (1.0 + np.exp(-scaled))
 
     def predict(self, image=None, report: str | None = None, check_gate: bool = True) -> Prediction:
         """Predict findings for one image (a [0, 1] array or an engine.dicom Image) and/or a report.

@@ -1,6 +1,8 @@
 """``python -m training calibrate --run RUN``: fit temperatures, thresholds and the OOD gate on validation.
 
-* one temperature per input mode (image, text, joint), minimising validation log loss;
+* one temperature per input mode (image, text, joint), minimising validation log loss, then one
+  bias per label and mode (``sigmoid(logit / T + b)``: monotonic, so AUROC is unchanged) that
+  removes the offset the class-weighted loss leaves;
 * per-label thresholds on the calibrated probabilities maximising validation F1 (Youden's J
   with ``--method youden``);
 * Mahalanobis OOD statistics of the training split's image embeddings, with the threshold at the
@@ -30,6 +32,16 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     best = grid[int(np.argmin([loss(t) for t in grid]))]
     fine = best * np.exp(np.linspace(-0.05, 0.05, 41))
     return float(fine[int(np.argmin([loss(t) for t in fine]))])
+
+
+def fit_bias(scaled_logits: np.ndarray, labels: np.ndarray, limit: float = 4.0) -> float:
+    """Return b in [-limit, limit] minimising the log loss of ``sigmoid(scaled_logits + b)`` for one label."""
+    def loss(b: float) -> float:
+        p = np.clip(sigmoid(scaled_logits + b), 1e-7, 1 - 1e-7)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+    grid = np.linspace(-limit, limit, 161)
+    return float(grid[int(np.argmin([loss(b) for b in grid]))])
 
 
 def best_threshold(labels: np.ndarray, probs: np.ndarray, method: str = "max-f1") -> float:
@@ -72,14 +84,17 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     val_records, val_cache = splits["val"]
     val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, progress=tqdm)
     labels = np.stack([r.labels for r in val_records])
-    calibration = {"threshold_method": method, "temperature": {}, "thresholds": {}, "validation": {}}
+    calibration = {"threshold_method": method, "temperature": {}, "bias": {}, "thresholds": {}, "validation": {}}
     for mode in MODES:
         temperature = fit_temperature(val[mode], labels)
-        probs = sigmoid(val[mode] / temperature)
+        bias = np.array([fit_bias(val[mode][:, j] / temperature, labels[:, j]) for j in range(labels.shape[1])])
+        probs = sigmoid(val[mode] / temperature + bias[None])
         calibration["temperature"][mode] = temperature
+        calibration["bias"][mode] = bias.tolist()
         calibration["thresholds"][mode] = [best_threshold(labels[:, j], probs[:, j], method)
                                            for j in range(labels.shape[1])]
         calibration["validation"][mode] = {"ece_before": expected_calibration_error(labels, sigmoid(val[mode])),
+                                           "ece_temperature_only": expected_calibration_error(labels, sigmoid(val[mode] / temperature)),
                                            "ece_after": expected_calibration_error(labels, probs)}
     train_records, train_cache = splits["train"]
     take = min(train_limit, len(train_records))

@@ -2,7 +2,7 @@
 
 Per label: AUROC, average precision, F1 at the calibrated threshold; macro and micro summaries;
 expected calibration error (ECE, 15 equal-width bins over every label probability) after
-temperature scaling. Run it once, after calibration; the result goes in the pack manifest.
+calibration (temperature and per-label bias). Run it once, after calibration; the result goes in the pack manifest.
 """
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def evaluate_run(run_dir: str | Path) -> dict:
     labels = np.stack([r.labels for r in records])
     result = {"split": "test", "count": len(records), "note": TEXT_NOTE, "modes": {}}
     for mode in MODES:
-        probs = sigmoid(outputs[mode] / calibration["temperature"][mode])
+        bias = np.asarray(calibration.get("bias", {}).get(mode, np.zeros(outputs[mode].shape[1])))
+        probs = sigmoid(outputs[mode] / calibration["temperature"][mode] + bias[None])
         result["modes"][mode] = mode_metrics(labels, probs, np.asarray(calibration["thresholds"][mode]),
                                              model.config.labels)
     write_json(run / "evaluation.json", result)

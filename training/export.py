@@ -94,7 +94,8 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
     Parameters
     ----------
     calibration
-        ``{"temperature": {mode: T}, "thresholds": {mode: [per label]}, "threshold_method": str}``
+        ``{"temperature": {mode: T}, "bias": {mode: [per label]} (optional),
+        "thresholds": {mode: [per label]}, "threshold_method": str}``
         for modes ``image``, ``text``, ``joint``.
     gate_stats, gate_threshold
         :func:`engine.gate.fit_ood` statistics and the validation 95th-percentile threshold.
@@ -116,8 +117,10 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
                     "thresholds": {mode: float(thresholds[mode][i]) for mode in MODES},
                     "prevalence": float(prevalence.get(label, 0.0))} for i, label in enumerate(labels)],
         "calibration": {"temperature": {m: float(calibration["temperature"][m]) for m in MODES},
+                        "bias": {m: [float(b) for b in calibration.get("bias", {}).get(m, [0.0] * len(labels))]
+                                 for m in MODES},
                         "threshold_method": calibration.get("threshold_method", "max-F1"),
-                        "probability": "sigmoid(logit / temperature[mode]); positive when >= threshold"},
+                        "probability": "sigmoid(logit / temperature[mode] + bias[mode][label]); positive when >= threshold"},
         "preprocessing": {**params.to_dict(), "pipeline": "engine.display.display_float -> "
                           "engine.preprocess.preprocess (letterbox, bilinear, pad, normalise)"},
         "inputs": {"image": {"dtype": "float32", "shape": [1, 1, params.size, params.size],

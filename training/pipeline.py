@@ -1,7 +1,8 @@
 """``python -m training all``: one command from the paired set to a model pack.
 
-Runs train → calibrate → evaluate (test split, once) → export. The paired set itself is made by
-the ``synth`` step (see its help); this step says so when it is missing.
+Runs synth (only when the paired set is missing) → train → calibrate → evaluate (test split,
+once) → export → index. The bundled pack's index keeps labels but no report text, because the
+pack is committed to the repository and Open-i report text must not be.
 """
 from __future__ import annotations
 
@@ -26,16 +27,38 @@ def build_pack(config_path: str | Path, out_dir: str | Path, name: str, version:
 
     config = load_config(config_path)
     manifest = ROOT / config["data"]["manifest"]
-    if not manifest.is_file():
-        raise EngineError("the paired data set is missing", path=manifest,
-                          hint="build it first with `python -m training synth` (see its --help)")
     started = time.perf_counter()
+    if not manifest.is_file():
+        _build_paired_set(manifest.parent)
     run = train(config, resume)
     calibrate_run(run)
     evaluate_run(run)
     pack = export_run(run, out_dir or bundled_pack_dir(), name, version, [f"{version}: {changelog}"])
+    index = config.get("index") or {}
+    if index.get("split"):
+        from training.index import build_pack_index
+        build_pack_index(pack, manifest, ROOT / config["data"].get("cache_dir", "data/cache"), index["split"],
+                         keep_text=bool(index.get("report_text", False)),
+                         threads=int(config["train"].get("threads", 2)))
     log.info("pack %s built from run %s in %.1f min", pack, run, (time.perf_counter() - started) / 60)
     return pack
+
+
+def _build_paired_set(out: Path) -> Path:
+    """Run the synth step's builder with its defaults into ``out``; return the manifest path."""
+    from training.openi import REPORTS_ARCHIVE, find_openi_dir
+    from training.paired import build_paired
+
+    log.info("the paired set is missing; building it in %s", out)
+    result = None
+    for item in build_paired(find_openi_dir() / REPORTS_ARCHIVE, out):
+        if isinstance(item, Path):
+            result = item
+        elif item[0] % 500 == 0:
+            log.info("paired set: %d / %d studies", *item)
+    if result is None:
+        raise EngineError("the paired-set builder wrote no manifest", path=out)
+    return result
 
 
 def register(subparsers) -> None:

@@ -56,7 +56,7 @@ def build_tiny_pack(out_dir: Path) -> Path:
     stats = fit_ood(embeddings[:16])
     threshold = ood_threshold(ood_scores(embeddings[16:], stats))
     labels = model.config.labels
-    calibration = {"temperature": {"image": 1.0, "text": 1.5, "joint": 1.2},
+    calibration = {"temperature": {"image": 1.0, "text": 1.5, "joint": 1.2}, "bias": {"text": [0.25] * len(labels)},
                    "thresholds": {m: [0.5] * len(labels) for m in ("image", "text", "joint")},
                    "threshold_method": "fixed 0.5 (untrained test pack)"}
     return export_pack(

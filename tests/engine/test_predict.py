@@ -31,9 +31,10 @@ def test_modes_and_temperature(tiny_predictor, chest_like_image):
     joint = tiny_predictor.predict(chest_like_image, report)
     text = tiny_predictor.predict(None, report)
     assert joint.mode == "joint" and text.mode == "text" and text.gate is None
-    # probabilities are sigmoid(logit / T_mode): recompute from the raw logits
+    # probabilities are sigmoid(logit / T_mode + bias): recompute from the raw logits
     output = tiny_predictor.forward(None, [report])
-    expected = 1 / (1 + np.exp(-output.logits.numpy()[0] / tiny_predictor.temperature["text"]))
+    expected = 1 / (1 + np.exp(-(output.logits.numpy()[0] / tiny_predictor.temperature["text"] + 0.25)))
+    assert np.all(tiny_predictor.bias["image"] == 0.0)
     assert np.allclose([f.probability for f in text.findings], expected, atol=1e-6)
     assert tiny_predictor.temperature["text"] == 1.5
 

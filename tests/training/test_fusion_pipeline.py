@@ -52,13 +52,14 @@ def test_pipeline_builds_a_loadable_pack(tmp_path):
     config = yaml.safe_load(open("training/configs/demo.yaml"))
     config["data"] = {"manifest": str(manifest), "cache_dir": str(tmp_path / "cache")}
     config["preprocessing"]["size"] = 64
-    config["model"].update(image_encoder_kwargs={"dims": [8, 16, 32, 48], "depths": [1, 1, 1, 1]},
+    config["model"].update(image_encoder="convnext_atto", image_encoder_kwargs={"dims": [8, 16, 32, 48], "depths": [1, 1, 1, 1]},
                            text={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                                  "intermediate_size": 64, "max_position_embeddings": 64},
                            max_text_tokens=32, fusion_dim=32, fusion_heads=2, embed_dim=16)
     config["tokenizer"]["vocab_size"] = 200
     config["train"].update(epochs=3, batch_size=16, warmup_steps=2)
     config["runs_dir"] = str(tmp_path / "runs")
+    config["index"] = None
     config_path = tmp_path / "tiny.yaml"
     config_path.write_text(yaml.safe_dump(config))
 
