@@ -151,10 +151,11 @@ def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=
         report_path = find_report(Path(image.path))
         report = _read_report(report_path)
         vectors, positives = embed_case(predictor, image01, report)
-        labels, source, sections = _case_labels(report, positives)
-        cases.append({"id": image.sop_uid or Path(image.path).stem, "study": study_key(image), "sha256": sha,
-                      "labels": labels, "label_source": source, "view": image.view_position,
-                      "sections": sections, "path": str(Path(image.path).resolve()),
+        labels, label_source, sections = _case_labels(report, positives)
+        path = Path(image.path)
+        cases.append({"id": f"{path.parent.name}/{path.stem}", "sop_uid": image.sop_uid, "study": study_key(image),
+                      "sha256": sha, "labels": labels, "label_source": label_source, "view": image.view_position,
+                      "sections": sections, "path": str(path.resolve()),
                       "report_path": str(report_path.resolve()) if report is not None else ""})
         embeddings.append(vectors)
         thumbnails.append(make_thumbnail(image01, archive.thumbnail_size))

@@ -98,6 +98,7 @@ def test_index_add_is_incremental_and_searched_with_the_pack(indexed_pack: Path,
     assert len(ids) == 16 and sum(a == "user" for a, _ in ids) == 4  # its own study is left out
     user_case = next(c for c in data["cases"] if c["archive"] == "user" and c["path"].endswith("study000/frontal.png"))
     assert user_case["labels"] == ["Effusion"] and user_case["label_source"] == "report"
+    assert user_case["case_id"] == "study000/frontal"
 
 
 def test_index_add_survives_a_kill_mid_write(indexed_pack: Path, capsys, tmp_path: Path):
@@ -146,3 +147,26 @@ def test_similar_text_output(indexed_pack: Path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("joint search over pack archive (12 cases)") and "query labels (report): Opacity" in out
     assert " 1. case" in out and " 3. case" in out and " 4. " not in out and "case02 " not in out
+
+
+def test_same_dicom_study_is_excluded_by_study_uid(indexed_pack: Path, rg1_path: Path, capsys, tmp_path: Path):
+    """RG1_UNCR and RG1_UNCI are two files (two SOP instances) of one CR study."""
+    from engine.dicom import read_image
+    from engine.display import display_float
+    from engine.predict import Predictor
+    from engine.similar import SimilarSearch
+
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    shutil.copy(rg1_path, folder / "RG1_UNCR.dcm")
+    (folder / "RG1_UNCR.txt").write_text("IMPRESSION: Cardiomegaly.")
+    index_dir = tmp_path / "user-index"
+    code, added = run_json(capsys, ["index", "add", str(folder), "--pack", str(indexed_pack),
+                                    "--index-dir", str(index_dir), "--json"])
+    assert code == 0 and added["count"] == 1
+    search = SimilarSearch.open(Predictor(indexed_pack), index_dir)
+    other_file = read_image(rg1_path.with_name("RG1_UNCI.dcm"))
+    by_array = search.query(image=display_float(other_file), k=13)
+    assert any(c.archive == "user" and c.case_id == "dicom/RG1_UNCR" for c in by_array.cases)
+    by_image = search.query(image=other_file, k=13)
+    assert [c.archive for c in by_image.cases] == ["pack"] * 12 and by_image.excluded == 1
