@@ -19,7 +19,9 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Cardiomegaly": (
         r"\bcardiomegaly\b",
         r"\bcardiac enlargement\b",
-        r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}(?:heart|cardiac silhouette|cardiac shadow|cardiac contour)s?\b",
+        r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiomediastinal silhouette)s?\b",
+        r"\bincrease(?:d)? in (?:the )?(?:heart|cardiac) size\b",
+        r"\b(?:heart|cardiac silhouette) is borderline\b",
         r"\b(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiac size|heart size|cardiomediastinal silhouette)"
         r" (?:size )?(?:is |are |appears |remains |which is )?(?:\w+ ){0,4}?(?:enlarged|increased|large)\b",
         r"\bborderline (?:\w+ )?(?:heart size|cardiac size|cardiomegaly|enlarge\w+|heart|cardiac silhouette)\b",
@@ -57,7 +59,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )(?<!calcified )\bdensit(?:y|ies)\b",
     ),
     "Nodule": (
-        r"(?<!\bcalcified )\bnodules?\b",
+        r"\bnodules?\b",
     ),
     "Mass": (
         r"\bmass(?:es)?\b",
@@ -81,6 +83,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bpneumothora(?:x|ces)\b",
         r"\bhydro-?pneumothora\w+",
         r"\bptx\b",
+        r"\bpleural air\b",
     ),
     "Fracture": (
         r"\bfractur\w*",
@@ -95,10 +98,13 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bpleural(?:-| |-?parenchymal )(?:scar\w*|plaques?|calcifications?)\b",
         r"\bpleuro-?parenchymal (?:scar\w*|thickening)\b",
         r"\bapical (?:pleural )?capping\b",
+        r"\b(?:bi)?apical (?:\w+ ){0,2}thickening\b",
+        r"\bfissur\w* thickening\b",
+        r"\bthickening (?:in|of) the (?:\w+ )?fissures?\b",
     ),
     "Fibrosis": (
-        r"\bfibro(?:sis|tic)\b",
-        r"(?<!pleural )(?<!pleural-)(?<!thickening/)(?<!thickening or )\bscar(?:s|ring|red)?\b",
+        r"(?<!cystic )\bfibro(?:sis|tic)\b",
+        r"(?<!pleural )(?<!pleural-)(?<!thickening/)(?<!thickening or )(?<!thickening and )\bscar(?:s|ring|red)?\b",
         r"\bpleural-?parenchymal scar\w*",
         r"\bpleuroparenchymal scar\w*",
         r"\bcicatri\w+",

@@ -166,3 +166,27 @@ def test_import_has_no_side_effects():
     code = "import sys, engine.report; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_real_corpus_against_mesh():
+    """All 3,955 Open-i reports label without error and agree with MeSH above a floor."""
+    from engine.errors import ReportError
+    from engine.labels import FINDING_NAMES, labels_from_mesh
+    from training.openi import find_openi_dir, read_reports
+
+    try:
+        folder = find_openi_dir()
+    except ReportError:
+        pytest.skip("Open-i reports not available (python -m training fetch-openi)")
+    records, errors = read_reports(folder / "NLMCXR_reports.tgz")
+    results = label_many(records)
+    assert len(results) == len(records) == 3955 and not errors
+    tp = fp = fn = 0
+    for record, result in zip(records, results):
+        gold = labels_from_mesh(record.mesh_major) & set(FINDING_NAMES)
+        pred = {n for n, s in result.labels.items() if s != "negative"} & set(FINDING_NAMES)
+        tp, fp, fn = tp + len(gold & pred), fp + len(pred - gold), fn + len(gold - pred)
+        if not record.findings and not record.impression:
+            assert result.labels == {}
+    micro_f1 = 2 * tp / (2 * tp + fp + fn)
+    assert micro_f1 > 0.90  # bench/labeler.py reports the exact figure
