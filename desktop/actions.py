@@ -38,6 +38,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("flip_h", "Flip &horizontal", ("H",), "&View", "flip", (True,), toolbar=True),
     ActionSpec("flip_v", "Flip &vertical", ("V",), "&View", "flip", (False,)),
     ActionSpec("invert", "&Invert grey scale", ("I",), "&View", "toggle_invert", checkable=True, toolbar=True),
+    ActionSpec("close_beside", "&Close side-by-side view", ("C",), "&View", "hide_beside"),
     *(ActionSpec(f"preset_{name}", f"Window: {title}", (_PRESET_KEYS[name],), "&Window", "apply_preset", (name,))
       for name, title in PRESET_TITLES.items()),
     ActionSpec("measure", "&Measure distance", ("M",), "&Tools", "toggle_measure", checkable=True, toolbar=True),

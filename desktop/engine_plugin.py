@@ -44,8 +44,8 @@ def predict_image(predictor, image):
 
 def analyse_report(predictor, image, text: str):
     """Label ``text`` and predict with image and text fused; returns ``(labels, prediction)``."""
-    labels = engine.label_text(text)
-    with _MODEL_LOCK:
+    with _MODEL_LOCK:  # the spaCy pipeline is shared with similar-case text queries
+        labels = engine.label_text(text)
         prediction = predictor.predict(image, report=text)
     return labels, prediction
 

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 import engine
 from desktop import loading
-from desktop.actions import build_actions
+from desktop.actions import ACTIONS, build_actions
 from desktop.annotations import corner_texts
 from desktop.plugins import ViewerContext
 from desktop.widgets.help_dialog import HelpDialog
@@ -57,7 +57,12 @@ class MainWindow(QtWidgets.QMainWindow):
         compare = QtWidgets.QWidget()
         compare_layout = QtWidgets.QVBoxLayout(compare)
         compare_layout.setContentsMargins(0, 0, 0, 0)
-        compare_layout.addWidget(self.compare_title)
+        header = QtWidgets.QHBoxLayout()
+        header.addWidget(self.compare_title, 1)
+        close = QtWidgets.QToolButton(text="Close (C)", autoRaise=True)
+        close.clicked.connect(self.hide_beside)
+        header.addWidget(close)
+        compare_layout.addLayout(header)
         compare_layout.addWidget(self.compare_view)
         self.compare_pane = compare
         self.splitter = QtWidgets.QSplitter()
@@ -84,9 +89,12 @@ class MainWindow(QtWidgets.QMainWindow):
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("tools")
         toolbar.setMovable(False)
-        for key in ("open_file", "open_folder", None, "fit", "actual", "rotate_cw", "flip_h", "invert",
-                    None, "measure"):
-            toolbar.addSeparator() if key is None else toolbar.addAction(self.actions_by_key[key])
+        menu = None
+        for spec in (spec for spec in ACTIONS if spec.toolbar):
+            if menu is not None and spec.menu != menu:
+                toolbar.addSeparator()
+            toolbar.addAction(self.actions_by_key[spec.key])
+            menu = spec.menu
         self.preset_box = QtWidgets.QComboBox()
         self.preset_box.addItems([a.text().removeprefix("Window: ") for k, a in self.actions_by_key.items()
                                   if k.startswith("preset_")])

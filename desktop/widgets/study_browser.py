@@ -70,6 +70,8 @@ class StudyBrowser(QtWidgets.QTreeWidget):
         item = QtWidgets.QTreeWidgetItem(parent)
         label = " ".join(t for t in (series.modality, first.view_position, first.laterality) if t)
         description = series.description or first.body_part or ""
+        if description.upper() in (first.view_position.upper(), label.upper()):
+            description = first.body_part if first.body_part.upper() != description.upper() else ""
         count = len(series.images)
         frames = sum(image.number_of_frames for image in series.images)
         extra = f"{count} image{'s' * (count != 1)}" + (f", {frames} frames" if frames > count else "")

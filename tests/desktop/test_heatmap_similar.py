@@ -92,6 +92,8 @@ def test_similar_cases_listed_and_opened_beside(full_window, rg1_path):
     assert full_window.compare_view.width() == pytest.approx(full_window.image_view.width(), abs=20)
     assert (cx1 - cx0) == pytest.approx((mx1 - mx0) * scale, rel=0.05)
     assert (cx0 + cx1) / 2 == pytest.approx((mx0 + mx1) / 2 * scale, rel=0.05)
+    full_window.actions_by_key["close_beside"].trigger()
+    assert not full_window.compare_pane.isVisible()
 
 
 def test_similar_text_mode_needs_a_report(full_window, rg1_path):

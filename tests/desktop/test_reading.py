@@ -215,3 +215,11 @@ def test_dicomdir_opens_its_referenced_images(window, pydicom_data_dir, tmp_path
     assert len(window.images) == 2
     assert {image.modality for image in window.images} == {"CR", "CT"}
     assert window.current_image is not None
+
+
+def test_undecodable_pixels_are_reported_with_the_file_name(window, pydicom_data_dir):
+    path = pydicom_data_dir / "emri_small_jpeg_2k_lossless_too_short.dcm"
+    open_and_wait(window, path)
+    title, text = window.last_error
+    assert path.name in title + text
+    assert window.current_image is None or window.current_image.path != path
