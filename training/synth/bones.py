@@ -119,7 +119,7 @@ def _clavicles(frame: Frame, geom: FrontalGeometry) -> np.ndarray:
         length = p.half_width + p.wall + 20.0
         s = np.linspace(0.0, 1.0, 14)
         xs = x_med + side * s * length
-        ys = y0 - rise * s ** 1.4 + 7.0 * np.sin(np.pi * s) * side * 0.0 + 6.0 * np.sin(2 * np.pi * s)
+        ys = y0 - rise * s ** 1.4 + 6.0 * np.sin(2 * np.pi * s)
         tube_segments(frame, np.stack([xs, ys], 1), 7.5 - 1.5 * s[:-1], out=out)
     return 0.55 * out
 
