@@ -41,6 +41,9 @@ class ModelConfig:
         Width, depth and heads of the cross-attention stack.
     embed_dim
         Size of the L2-normalised retrieval embeddings.
+    token_head
+        Add per-token label logits (trained on lesion masks where the data has them); their
+        maximum over the image, times a learned per-label weight, is added to the image-based logits.
     """
 
     labels: tuple[str, ...]
@@ -55,6 +58,7 @@ class ModelConfig:
     fusion_heads: int = 4
     embed_dim: int = 128
     dropout: float = 0.1
+    token_head: bool = False
 
     def to_dict(self) -> dict:
         """Return the JSON-safe manifest form."""
@@ -94,6 +98,8 @@ class FusionOutput:
         when requested and both modalities are present.
     image_tokens
         ``(batch, h*w, C)`` encoder tokens before fusion (for Grad-CAM), when an image is given.
+    token_logits
+        ``(batch, h*w, labels)`` per-token label logits (models with a token head, image given).
     """
 
     logits: torch.Tensor
@@ -103,6 +109,7 @@ class FusionOutput:
     image_grid: tuple[int, int] | None = None
     attention: list[torch.Tensor] | None = None
     image_tokens: torch.Tensor | None = None
+    token_logits: torch.Tensor | None = None
 
 
 class CrossAttentionBlock(nn.Module):
@@ -174,6 +181,9 @@ class FusionModel(nn.Module):
         self.text_embed = nn.Linear(text_width, config.embed_dim)
         self.joint_embed = nn.Linear(2 * dim, config.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(2.659))  # log(1/0.07), CLIP's start
+        if config.token_head:
+            self.token_head = nn.Linear(self.image_channels, len(config.labels))
+            self.token_weight = nn.Parameter(torch.zeros(len(config.labels)))
 
     def encode_image(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """Return encoder tokens ``(batch, h*w, C)`` and the grid ``(h, w)`` for ``(batch, 1, H, W)``."""
@@ -218,8 +228,11 @@ class FusionModel(nn.Module):
 
     def _image_part(self, image: torch.Tensor) -> dict:
         tokens, grid = self.encode_image(image)
-        return {"tokens": tokens, "grid": grid, "proj": self.img_proj(tokens),
-                "embedding": F.normalize(self.image_embed(tokens.mean(1)), dim=-1)}
+        part = {"tokens": tokens, "grid": grid, "proj": self.img_proj(tokens),
+                "embedding": F.normalize(self.image_embed(tokens.mean(1)), dim=-1), "token_logits": None}
+        if self.config.token_head:
+            part["token_logits"] = self.token_head(tokens)
+        return part
 
     def _text_part(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> dict:
         if attention_mask is None:
@@ -245,13 +258,17 @@ class FusionModel(nn.Module):
         else:
             txt_pooled = txt.mean(1)
         joint = self.head_norm(torch.cat([img.mean(1), txt_pooled], dim=-1))
+        logits = self.head(joint)
+        token_logits = image_part["token_logits"] if image_part else None
+        if token_logits is not None:
+            logits = logits + self.token_weight * token_logits.amax(dim=1)
         return FusionOutput(
-            logits=self.head(joint),
+            logits=logits,
             image_embedding=image_part["embedding"] if image_part else None,
             text_embedding=text_part["embedding"] if text_part else None,
             joint_embedding=F.normalize(self.joint_embed(joint), dim=-1),
             image_grid=image_part["grid"] if image_part else None, attention=attention,
-            image_tokens=image_part["tokens"] if image_part else None)
+            image_tokens=image_part["tokens"] if image_part else None, token_logits=token_logits)
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

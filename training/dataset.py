@@ -39,6 +39,7 @@ class Record:
     labels: np.ndarray
     split: str
     view: str
+    mask_path: Path | None = None
 
 
 def _key(name: str) -> str:
@@ -95,9 +96,11 @@ def read_records(manifest_csv: str | Path, label_names: tuple[str, ...] = LABEL_
             full = Path(text_path) if Path(text_path).is_absolute() else path.parent / text_path
             text = full.read_text(encoding="utf-8")
         study = row.get("study_id") or row.get("report_id") or row.get("id") or image_path.stem
+        mask = row.get("mask_path") or ""
+        mask_path = (Path(mask) if Path(mask).is_absolute() else path.parent / mask) if mask else None
         records.append(Record(row.get("id") or image_path.stem, study, image_path, text or "",
                               _labels_from_row(row, columns, label_names),
-                              (row.get("split") or "train").strip().lower(), view))
+                              (row.get("split") or "train").strip().lower(), view, mask_path))
     log.info("%d records from %s (%d label columns found)", len(records), path, len(columns))
     return records
 
@@ -136,3 +139,44 @@ def build_cache(records: list[Record], params: PreprocessParams, cache_file: str
     del array
     tmp.replace(path)
     return np.load(path, mmap_mode="r")
+
+
+MASK_UNKNOWN = 255
+
+
+def load_mask_grid(record: Record, params: PreprocessParams, grid: int, label_names: tuple[str, ...]) -> np.ndarray:
+    """Return uint8 ``(labels, grid, grid)`` lesion targets on the model's token grid.
+
+    1 where a cell of the letterboxed canvas touches the label's mask, 0 elsewhere; every cell is
+    :data:`MASK_UNKNOWN` for a positive label without a mask (real images, unmasked findings).
+    """
+    target = np.zeros((len(label_names), grid, grid), dtype=np.uint8)
+    masks = {}
+    if record.mask_path is not None and record.mask_path.is_file():
+        with np.load(record.mask_path, allow_pickle=False) as data:
+            masks = {name: data[name] for name in data.files}
+    cell = params.size // grid
+    for j, name in enumerate(label_names):
+        if name in masks and masks[name].any():
+            canvas, _ = resize_letterbox(masks[name].astype(np.float32), params.size, 0.0)
+            blocks = canvas[:grid * cell, :grid * cell].reshape(grid, cell, grid, cell).max(axis=(1, 3))
+            target[j] = blocks > 0.05
+        elif record.labels[j] > 0.5:
+            target[j] = MASK_UNKNOWN
+    return target
+
+
+def build_mask_cache(records: list[Record], params: PreprocessParams, grid: int, label_names: tuple[str, ...],
+                     cache_file: str | Path) -> np.ndarray:
+    """Return (building if absent) the uint8 ``(n, labels, grid, grid)`` lesion-target cache."""
+    path = Path(cache_file)
+    shape = (len(records), len(label_names), grid, grid)
+    if path.is_file():
+        cached = np.load(path)
+        if cached.shape == shape:
+            return cached
+    array = np.stack([load_mask_grid(r, params, grid, label_names) for r in records]) if records \
+        else np.zeros(shape, np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array)
+    return array

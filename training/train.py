@@ -60,12 +60,10 @@ def prepare_data(config: dict, progress=None):
     return splits
 
 
-def augment(images, settings: dict, generator):
-    """Random affine (scale, shift, small rotation) and contrast/brightness jitter on a normalised batch."""
+def random_affine(batch: int, settings: dict, generator):
+    """Return ``(batch, 2, 3)`` affine matrices: random scale, small rotation and shift."""
     import torch
-    import torch.nn.functional as F
 
-    batch = images.shape[0]
     rand = lambda: torch.rand(batch, generator=generator) * 2 - 1  # noqa: E731 - local shorthand
     scale = 1 + settings.get("scale", 0.0) * rand()
     angle = math.radians(settings.get("rotate_deg", 0.0)) * rand()
@@ -77,12 +75,45 @@ def augment(images, settings: dict, generator):
     theta[:, 1, 1] = torch.cos(angle) / scale
     theta[:, 0, 2] = shift * rand()
     theta[:, 1, 2] = shift * rand()
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return theta
+
+
+def warp(maps, theta):
+    """Apply affine ``theta`` to ``(batch, C, H, W)`` maps (zeros outside)."""
+    import torch.nn.functional as F
+    grid = F.affine_grid(theta, list(maps.shape), align_corners=False)
+    return F.grid_sample(maps, grid, align_corners=False, padding_mode="zeros")
+
+
+def augment(images, theta, settings: dict, generator):
+    """Warp a normalised batch with ``theta`` (padding stays at the image's floor) and jitter contrast/brightness."""
+    import torch
+
+    batch = images.shape[0]
+    rand = lambda: torch.rand(batch, generator=generator) * 2 - 1  # noqa: E731 - local shorthand
     floor = images.amin(dim=(1, 2, 3), keepdim=True)
-    moved = F.grid_sample(images - floor, grid, align_corners=False, padding_mode="zeros") + floor
+    moved = warp(images - floor, theta) + floor
     contrast = 1 + settings.get("contrast", 0.0) * rand().view(-1, 1, 1, 1)
     brightness = settings.get("brightness", 0.0) * rand().view(-1, 1, 1, 1) * 4  # normalised units (std 0.25)
     return moved * contrast + brightness
+
+
+def token_loss(token_logits, grid: tuple[int, int], targets, theta):
+    """BCE of per-token label logits against warped lesion-mask targets; unknown entries are ignored.
+
+    ``targets`` is uint8 ``(batch, labels, h, w)`` from :func:`training.dataset.build_mask_cache`.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from training.dataset import MASK_UNKNOWN
+
+    known = (targets != MASK_UNKNOWN).float()
+    positive = warp((targets == 1).float(), theta) > 0.25
+    logits = token_logits.transpose(1, 2).reshape(targets.shape[0], targets.shape[1], *grid)
+    loss = F.binary_cross_entropy_with_logits(logits, positive.float(), reduction="none",
+                                              pos_weight=torch.tensor(4.0))
+    return (loss * known).sum() / known.sum().clamp_min(1.0)
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -112,7 +143,7 @@ def build_model(config: dict, vocab_size: int):
     return model
 
 
-def _losses(outputs: dict, labels, pos_weight, weights: dict):
+def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None):
     import torch
     import torch.nn.functional as F
 
@@ -129,6 +160,10 @@ def _losses(outputs: dict, labels, pos_weight, weights: dict):
         contrastive = (F.cross_entropy(sims, target) + F.cross_entropy(sims.T, target)) / 2
         parts["contrastive"] = float(contrastive.detach())
         total = total + weights["contrastive"] * contrastive
+    if masks is not None and outputs["image"].token_logits is not None:
+        lesion = token_loss(outputs["image"].token_logits, outputs["image"].image_grid, masks, theta)
+        parts["mask"] = float(lesion.detach())
+        total = total + weights.get("mask", 1.0) * lesion
     return total, parts
 
 
@@ -170,6 +205,14 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     model_config_vocab = load_tokenizer(run / "tokenizer.json", 8).get_vocab_size()
     model = build_model(config, model_config_vocab)
     tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
+    mask_cache = None
+    if model.config.token_head:
+        from training.dataset import build_mask_cache
+        with torch.no_grad():
+            _, grid = model.encode_image(torch.zeros(1, 1, params.size, params.size))
+        mask_cache = torch.from_numpy(build_mask_cache(
+            train_records, params, grid[0], model.config.labels,
+            ROOT / config["data"].get("cache_dir", "data/cache") / f"train_masks_{params.size}_{grid[0]}_{len(train_records)}.npy"))
     labels = np.stack([r.labels for r in train_records])
     prevalence = labels.mean(axis=0)
     pos_weight = torch.tensor(np.clip(np.sqrt((1 - prevalence) / np.maximum(prevalence, 1e-3)), 1.0,
@@ -211,10 +254,12 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
             idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * _lr_factor(step, total_steps, int(settings.get("warmup_steps", 100)))
-            images = augment(image_batch(train_cache, idx, params), settings.get("augment", {}), generator)
+            theta = random_affine(len(idx), settings.get("augment", {}), generator)
+            images = augment(image_batch(train_cache, idx, params), theta, settings.get("augment", {}), generator)
             ids, mask = encode_texts(tokenizer, [texts[i] for i in idx])
             outputs = dict(model.forward_modes(images, ids, mask), scale=model.logit_scale.exp().clamp(max=100))
-            loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights)
+            loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights,
+                                  None if mask_cache is None else mask_cache[idx], theta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)

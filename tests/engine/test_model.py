@@ -108,3 +108,21 @@ def test_map_to_original_undoes_horizontal_padding():
     back = map_to_original(grid, geo)
     assert back.shape == (100, 300)
     assert back[:, :140].min() > 0.9 and back[:, 160:].max() < 0.1
+
+
+def test_token_head_gives_per_token_logits_added_to_image_logits():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model = FusionModel(replace(tiny_model_config(100), token_head=True)).eval()
+    image, ids, mask = _inputs()
+    with torch.no_grad():
+        before = model(image=image)
+        text_before = model(input_ids=ids, attention_mask=mask).logits
+        model.token_weight.fill_(1.0)
+        after = model(image=image)
+        text_after = model(input_ids=ids, attention_mask=mask).logits
+    h, w = before.image_grid
+    assert before.token_logits.shape == (2, h * w, len(model.config.labels))
+    assert torch.allclose(after.logits - before.logits, before.token_logits.amax(dim=1), atol=1e-5)
+    assert torch.equal(text_before, text_after)  # text-only mode has no image tokens
