@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "data" / "paired"
-FRONTAL, LATERAL = ("PA", "AP"), ("LL", "LATERAL", "RL", "LAT")
+FRONTAL, LATERAL = ("PA", "AP"), ("LL", "LATERAL", "RL", "LAT", "LARGE LATERAL")
 REAL_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ""}
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 _STATUS = {"positive": "1", "negative": "0", "uncertain": "-1"}
@@ -123,7 +123,9 @@ def build_study(task: StudyTask, out: Path, size: int, real: dict[str, Path], wr
 
     rng = np.random.default_rng(task.seed)
     labels = dict(task.labels)
-    patient = sample_patient(rng)
+    views = dict(task.views)
+    frontal_id = next(i for i, role in task.images if role == "frontal")
+    patient = sample_patient(rng, projection=views.get(frontal_id))
     specs = specs_for_report(labels, list(task.mentions), rng)
     roles = dict((role, image_id) for image_id, role in task.images)
     synth_ids = [i for i, _ in task.images if i not in real]
@@ -141,7 +143,7 @@ def build_study(task: StudyTask, out: Path, size: int, real: dict[str, Path], wr
     if write_sr:
         dicom_out.save_dataset(dicom_out.report_sr_dataset(info, sections), folder / "report_sr.dcm")
         sr_path = f"studies/{task.report_id}/report_sr.dcm"
-    views, rows = dict(task.views), []
+    rows = []
     drawn_text = ";".join(f"{s.label}:{'+'.join(s.sides) or '-'}:{s.zone or '-'}:{s.severity:.2f}" for s in specs)
     for number, (image_id, role) in enumerate(task.images, start=1):
         row = {"id": image_id, "study_id": task.report_id, "split": task.split, "seed": task.seed,

@@ -204,3 +204,12 @@ def test_engine_display_shows_lungs_darker_than_heart(tmp_path, mono1):
     scene = build_frontal(p, Frame.from_geometry(SIZE, SIZE, p.fov, p.tilt_deg, p.shift_x, p.shift_y))
     lungs = (scene.lung_masks["left"] | scene.lung_masks["right"]) & ~scene.heart_mask
     assert shown[lungs].mean() < shown[image.masks["Cardiomegaly"]].mean() - 0.1
+
+
+def test_projection_can_be_fixed_and_keeps_normal_hearts_normal():
+    for seed in range(30):
+        ap = sample_patient(np.random.default_rng(seed), projection="AP")
+        pa = sample_patient(np.random.default_rng(seed), projection="PA")
+        assert ap.projection == "AP" and pa.projection == "PA"
+        assert ap.ctr < 0.5 and pa.ctr < 0.5
+        assert ap.half_width == pa.half_width      # the rest of the patient is the same draw

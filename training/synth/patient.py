@@ -67,13 +67,16 @@ class Patient:
         return self.heart_hw * (1.1 if self.projection == "AP" else 1.0) / self.half_width
 
 
-def sample_patient(rng: np.random.Generator) -> Patient:
+def sample_patient(rng: np.random.Generator, projection: str | None = None) -> Patient:
     """Draw a plausible adult patient and acquisition.
 
     Parameters
     ----------
     rng
         Seeded generator; the same state gives the same patient.
+    projection
+        ``"PA"`` or ``"AP"`` to fix the frontal projection (e.g. from the source image's
+        ViewPosition); drawn at random (18 % AP) when ``None``.
     """
     size = rng.normal(0.0, 1.0)
     habitus = rng.normal(0.0, 1.0)            # > 0 broad/obese, < 0 slender
@@ -84,7 +87,8 @@ def sample_patient(rng: np.random.Generator) -> Patient:
     dome_y = apex_y + lung_height
     ctr = float(np.clip(rng.normal(0.43, 0.028), 0.35, 0.485))
     heart_hw = ctr * half_width
-    projection = "AP" if rng.random() < 0.18 else "PA"
+    drawn = "AP" if rng.random() < 0.18 else "PA"
+    projection = projection if projection in ("PA", "AP") else drawn
     if projection == "AP":
         heart_hw /= 1.1                      # keep the displayed CTR inside the normal range
         ctr = heart_hw * 1.1 / half_width
