@@ -98,3 +98,16 @@ def test_real_images_win_over_synthetic(reports_dir, tmp_path):
     assert row["source"] == "real" and Path(row["image_path"]) == (real / "CXR903_IM-9003-1001.png").resolve()
     assert row["mask_path"] == "" and row["Nodule"] == "1"
     assert rows["CXR903_IM-9003-2001"]["source"] == "synthetic"
+
+
+def test_synth_step_is_registered_and_runs(reports_dir, tmp_path):
+    from training.__main__ import main
+
+    out = tmp_path / "cli"
+    code = main(["synth", "--reports", str(reports_dir), "--out", str(out), "--size", "96", "--workers", "1",
+                 "--no-sr", "--limit", "2"])
+    assert code == 0
+    rows = list(csv.DictReader(open(out / "manifest.csv", newline="")))
+    assert {r["study_id"] for r in rows} == {"CXR901", "CXR902"} and all(r["sr_path"] == "" for r in rows)
+    assert (out / "summary.json").is_file()
+    assert main(["synth", "--reports", str(tmp_path / "missing"), "--out", str(out)]) == 2
