@@ -1,6 +1,8 @@
 """The reading part of the viewer on real files: open, window/level, zoom, measure, tags, frames."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,7 @@ def _drag(window, button, start, end, steps: int = 6) -> None:
 
     send(QtCore.QEvent.MouseButtonPress, start, button, button)
     for i in range(1, steps + 1):
+        time.sleep(0.012)  # pyqtgraph drops moves closer than 10 ms apart (mouseRateLimit)
         point = start + (end - start) * (i / steps)
         send(QtCore.QEvent.MouseMove, point, button, QtCore.Qt.NoButton)
     send(QtCore.QEvent.MouseButtonRelease, end, QtCore.Qt.NoButton, button)
