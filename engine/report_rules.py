@@ -28,14 +28,14 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\b(?:heart|cardiac) size (?:is )?borderline\b",
     ),
     "Effusion": (
-        r"(?<!pericardial )\beffusions?\b",
+        r"\b(?<!pericardial )effusions?\b",
         r"\bpleural fluid\b",
         r"\bfluid (?:in|within|tracking along) the (?:\w+ ){0,2}(?:fissure|pleural space)s?\b",
         r"\bhydro-?pneumothora\w+",
         r"\bhemothora\w+",
     ),
     "Edema": (
-        r"(?<!soft tissue )(?<!laryngeal )\bo?edema\b",
+        r"\b(?<!soft tissue )(?<!laryngeal )o?edema\b",
         r"\bcongestion\b",
         r"\bvascular (?:prominence|engorgement|redistribution|indistinctness|cephalization)\b",
         r"\b(?:prominen(?:t|ce of the)|increased|engorged|indistinct) (?:\w+ )?(?:pulmonary |lung |central |hilar )?"
@@ -49,14 +49,14 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\b(?:broncho)?pneumonias?\b",
         r"\bpneumonitis\b",
         r"\binfectious (?:process|infiltrates?|etiology)\b",
-        r"(?<!granulomatous )\binfection\b",
+        r"\b(?<!granulomatous )infection\b",
     ),
     "Opacity": (
         r"\bopaci(?:ty|ties|fication|fied)\b",
         r"\binfiltrat(?:e|es|ion|ive)\b",
         r"\bconsolidat(?:ion|ions|ive|ed)\b",
         r"\bair[ -]?space (?:disease|process|opacit\w+|infiltrat\w+|filling)\b",
-        r"(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )(?<!calcified )\bdensit(?:y|ies)\b",
+        r"\b(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )(?<!calcified )densit(?:y|ies)\b",
     ),
     "Nodule": (
         r"\bnodules?\b",
@@ -73,7 +73,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r" (?:lymph node |nodal )?calcifications?\b",
     ),
     "Emphysema": (
-        r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )\bemphysema\w*",
+        r"\b(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )emphysema\w*",
         r"\bcopd\b",
         r"\bchronic obstructive (?:pulmonary|lung|airway)s? disease\b",
         r"\bobstructive (?:pulmonary|lung) disease\b",
@@ -103,8 +103,8 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bthickening (?:in|of) the (?:\w+ )?fissures?\b",
     ),
     "Fibrosis": (
-        r"(?<!cystic )\bfibro(?:sis|tic)\b",
-        r"(?<!pleural )(?<!pleural-)(?<!thickening/)(?<!thickening or )(?<!thickening and )\bscar(?:s|ring|red)?\b",
+        r"\b(?<!cystic )fibro(?:sis|tic)\b",
+        r"\b(?<!pleural )(?<!pleural-)(?<!thickening/)(?<!thickening or )(?<!thickening and )scar(?:s|ring|red)?\b",
         r"\bpleural-?parenchymal scar\w*",
         r"\bpleuroparenchymal scar\w*",
         r"\bcicatri\w+",
@@ -123,10 +123,10 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\b(?:prosthetic|artificial|mechanical) (?:\w+ )?valves?\b",
         r"\bvalve (?:replacement|prosthes[ie]s)\b",
         r"\b(?:loop )?recorder\b",
-        r"(?<!breast )\b(?:shoulder |humeral )?(?:arthroplast\w+|prosthes[ie]s)\b",
+        r"\b(?<!breast )(?:shoulder |humeral )?(?:arthroplast\w+|prosthes[ie]s)\b",
         r"\bdevices?\b",
         r"\btubes?\b",
-        r"\b\w*stimulators?\b",
+        r"stimulators?\b",
         r"\b(?:pulse )?generators?\b",
         r"\bshunts?\b",
         r"\btubing\b",
@@ -135,7 +135,9 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bleads\b(?! to)",
         r"\b(?:monitor(?:ing)?|ecg|ekg|telemetry|external) leads?\b",
         r"\bprosthetic\b",
-        r"\btips? (?:is |are )?(?:in|at|overl\w+|terminat\w+|project\w+|near|within|just|extend\w+)\b",
+        r"\btips? (?:is |are )?(?:in|at|overl\w+|terminat\w+|project\w+|near|within|just|extend\w+|approximat\w+)\b",
+        r"\btips?\b(?= (?:\w+ ){0,5}(?:svc|vena cava|cavoatrial|(?:right )?atri\w+|carina|stomach)\b)",
+        r"\binternal fixation\b",
     ),
 }
 
