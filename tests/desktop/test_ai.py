@@ -106,3 +106,21 @@ def test_refused_pack_is_reported_and_reading_still_works(qtbot, settings_file, 
     assert panel.predictor is None and "Switch model pack" in panel.findings.caption.text()
     open_and_wait(window, rg1_path)
     assert window.current_image is not None  # the reading tools work without a pack
+
+
+def test_about_shows_the_model_card_and_help_lists_plugin_shortcuts(ai_window):
+    from PySide6 import QtWidgets
+
+    from desktop.widgets.help_dialog import HelpDialog
+
+    ai_window.show_about()
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.windowTitle() == "About CXR Lens"]
+    assert dialogs
+    tabs = dialogs[-1].tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["CXR Lens", "Model pack"]
+    assert "tiny-test-pack" in tabs.widget(1).toPlainText()
+    dialogs[-1].close()
+    helper = HelpDialog(list(ai_window.actions_by_key.values()), ai_window)
+    texts = {helper.table.item(r, 1).text() for r in range(helper.table.rowCount())}
+    assert {"Show heatmap for the selected finding", "Toggle heatmap overlay", "Re-run findings"} <= texts
+    helper.close()
