@@ -50,6 +50,10 @@ _EXPORTS: dict[str, str] = {
     "map_to_original": "engine.preprocess",
     "label_text": "engine.report",
     "ReportLabels": "engine.report",
+    "label_sections": "engine.report",
+    "label_many": "engine.report",
+    "split_sections": "engine.report",
+    "Evidence": "engine.report",
     "SimilarSearch": "engine.similar",
     "SimilarCase": "engine.similar",
     "SimilarResult": "engine.similar",
@@ -64,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "LABELS": "engine.labels",
     "LABEL_NAMES": "engine.labels",
     "find_label": "engine.labels",
+    "labels_from_mesh": "engine.labels",
     # resources
     "bundled_pack_dir": "engine.resources",
     "demo_studies_dir": "engine.resources",
