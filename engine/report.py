@@ -5,9 +5,10 @@ study was done, not what it shows). Each section is tokenised with scispacy's ru
 split into sentences and scanned for mentions of each label (:mod:`engine.report_rules`). A
 mention is *negative* when a negation trigger covers it, *uncertain* when a hedge covers it,
 *positive* otherwise. A trigger before a mention covers it up to a scope terminator ("but",
-"however", "which", ";" …); one after it covers it back to a terminator or a comma. Phrases that
-only look like triggers ("no change in", "not only") cover nothing. Per label, positive beats
-uncertain beats negative. ``No Finding`` is derived: positive when the counted sections have text
+"however", "which", ";" …); one after it covers it back to a terminator or a comma; a negation in
+scope wins over a hedge (NegEx). Phrases that only look like triggers ("no change in", "not
+only") cover nothing; mentions in hypothetical context ("if …", "to exclude …") are dropped. Per
+label, positive beats uncertain beats negative. ``No Finding`` is derived: positive when the counted sections have text
 and no other label is positive or uncertain.
 
 The spaCy pipeline (``en_core_sci_sm`` when installed, else ``spacy.blank("en")`` with scispacy's
@@ -53,8 +54,10 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 _MENTION_RES = {name: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
                 for name, pats in rules.MENTIONS.items()}
-_CONTEXT_RES = {name: tuple((re.compile(m, re.IGNORECASE), re.compile(need, re.IGNORECASE), re.compile(avoid, re.IGNORECASE))
-                            for m, need, avoid in rules_) for name, rules_ in rules.MENTION_CONTEXT.items()}
+_CONTEXT_RES = {
+    name: tuple(tuple(re.compile(p, re.IGNORECASE) for p in triple) for triple in triples)
+    for name, triples in rules.MENTION_CONTEXT.items()
+}
 _TRIGGER_KINDS = {
     "pseudo": rules.PSEUDO, "pre_neg": rules.PRE_NEGATION, "post_neg": rules.POST_NEGATION,
     "pre_unc": rules.PRE_UNCERTAIN, "post_unc": rules.POST_UNCERTAIN, "hypo": rules.HYPOTHETICAL,

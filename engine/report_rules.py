@@ -207,10 +207,11 @@ PSEUDO: tuple[str, ...] = (
 r"gram negative", r"not appear",
 )
 # Hypothetical or advisory context: a mention after one of these is not a finding of this study
-# ("if there is concern for fracture, consider a rib series"); such mentions are dropped.
+# ("if there is concern for fracture, consider a rib series"); such mentions are dropped. A
+# recommendation about a named finding ("CT for further evaluation of the nodule") asserts it.
 HYPOTHETICAL: tuple[str, ...] = (
-    r"if", r"consider", r"correlat\w+", r"to (?:exclude|rule out|evaluate|assess)",
-    r"recommend\w*", r"rule-out", r"(?:for )?(?:evaluation|evaluate|assessment|assess) (?:of|for)",
+    r"if", r"correlat\w+", r"to (?:exclude|rule out)", r"rule-out", r"(?:evaluat\w+|assess\w*) for",
+    r"for (?:evaluation|assessment) of",  # "for evaluation of fractures", not "further evaluation of the nodule"
 )
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (

@@ -190,3 +190,8 @@ def test_real_corpus_against_mesh():
             assert result.labels == {}
     micro_f1 = 2 * tp / (2 * tp + fp + fn)
     assert micro_f1 > 0.90  # bench/labeler.py reports the exact figure
+
+
+def test_recommendation_about_a_seen_finding_keeps_it():
+    assert labels("Recommend CT for further evaluation of the right upper lobe nodule.")["Nodule"] == "positive"
+    assert "Fracture" not in labels("Limited exam for evaluation of fractures.")
