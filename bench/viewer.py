@@ -141,8 +141,9 @@ def _in_process(files: list[Path], pack: Path) -> dict:
     app, window = build_window(fresh=True, pack=pack)
     window.resize(1600, 1000)
     window.show()
-    window.runner.wait_idle(300)
     panel = window.plugin_docks["engine"].widget()
+    panel.start_pending_load()
+    window.runner.wait_idle(300)
     results: dict = {}
 
     opens, engine_only = [], []

@@ -22,6 +22,7 @@ from desktop.widgets.similar_panel import SimilarPanel
 log = logging.getLogger(__name__)
 
 MODEL_THREADS = 2           # torch intra-op threads (the target machines have 2 cores)
+PACK_LOAD_DELAY_MS = 1500   # start loading the pack this long after start-up if no image came first
 _MODEL_LOCK = threading.Lock()  # one forward pass at a time on the shared model
 
 
@@ -106,7 +107,18 @@ class EnginePanel(QtWidgets.QWidget):
         context.add_menu_action("&Analysis", rerun, "rerun_findings")
         context.add_menu_action("&Analysis", switch, "switch_pack")
         context.add_about_section(self.about_section)
-        self.load_pack(pack_dir or engine.bundled_pack_dir(), explicit=pack_dir is not None)
+        # Torch and the pack load after the first image is on screen (or after a pause when no
+        # image is opened), so that they never delay it.
+        self._pending_pack = (pack_dir or engine.bundled_pack_dir(), pack_dir is not None)
+        self.findings.show_message("The model pack loads after the first image is shown.")
+        QtCore.QTimer.singleShot(PACK_LOAD_DELAY_MS, self.start_pending_load)
+
+    def start_pending_load(self) -> None:
+        """Start loading the pack given at start-up, if that has not happened yet."""
+        if self._pending_pack is not None:
+            pack_dir, explicit = self._pending_pack
+            self._pending_pack = None
+            self.load_pack(pack_dir, explicit)
 
     # ------------------------------------------------------------------ pack
     def load_pack(self, pack_dir: Path, explicit: bool = True) -> None:
@@ -168,6 +180,7 @@ class EnginePanel(QtWidgets.QWidget):
         self.image_prediction = None
         self.heatmap.clear()
         self.similar.clear()
+        self.start_pending_load()
         if self.predictor is not None:
             self.run_image()
 

@@ -48,6 +48,7 @@ def ai_window(qtbot, settings_file, tiny_pack_dir):
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
+    engine_panel(win).start_pending_load()  # do not wait for the start-up delay
     assert win.runner.wait_idle(120), "the pack did not load in time"
     yield win
     win.runner.wait_idle(60)
@@ -82,6 +83,7 @@ def full_window(qtbot, settings_file, indexed_pack):
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
+    engine_panel(win).start_pending_load()
     assert win.runner.wait_idle(120)
     yield win
     win.runner.wait_idle(60)

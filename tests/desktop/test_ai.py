@@ -9,6 +9,18 @@ pytest.importorskip("pytestqt")
 from tests.desktop.conftest import engine_panel, open_and_wait  # noqa: E402
 
 
+def test_pack_loads_only_after_the_first_image(qtbot, settings_file, tiny_pack_dir, rg1_path):
+    from desktop.app import build_window
+
+    _, window = build_window(fresh=True, pack=tiny_pack_dir)
+    qtbot.addWidget(window)
+    window.show()
+    panel = engine_panel(window)
+    assert not window.runner.busy and panel.predictor is None  # nothing loads before an image
+    open_and_wait(window, rg1_path, timeout_s=120)
+    assert panel.predictor is not None and panel.findings.prediction is not None
+
+
 def test_pack_loads_and_is_shown_in_the_status_bar(ai_window):
     panel = engine_panel(ai_window)
     assert panel.predictor is not None
@@ -98,6 +110,7 @@ def test_refused_pack_is_reported_and_reading_still_works(qtbot, settings_file, 
     _, window = build_window(fresh=True, pack=tiny_pack_copy)
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: hasattr(window, "last_error"), timeout=60_000)  # after the start-up delay
     assert window.runner.wait_idle(60)
     title, text = window.last_error
     assert str(tiny_pack_copy) in title and "weights.safetensors" in text
