@@ -59,3 +59,14 @@ def test_view_screenshot_of_missing_file_exits_2(tmp_path):
     done = _cli(str(tmp_path / "nope.dcm"), "--screenshot", str(tmp_path / "x.png"), settings=tmp_path / "s.ini")
     assert done.returncode == 2
     assert "nope.dcm" in done.stderr
+
+
+def test_window_start_imports_no_heavy_engine_dependencies(tmp_path):
+    code = ("import sys; from desktop.app import build_window; app, w = build_window(fresh=True); "
+            "print(sorted(m for m in ('torch', 'timm', 'transformers', 'pydicom', 'spacy') if m in sys.modules))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CXR_LENS_SETTINGS=str(tmp_path / "s.ini"),
+               PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
