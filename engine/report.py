@@ -29,12 +29,16 @@ POSITIVE, NEGATIVE, UNCERTAIN = "positive", "negative", "uncertain"
 COUNTED_SECTIONS = ("findings", "impression")
 _RANK = {NEGATIVE: 0, UNCERTAIN: 1, POSITIVE: 2}
 
-# Section headings: "FINDINGS:", "Impression:", … anywhere a word starts. CONCLUSION counts as
-# IMPRESSION; every other heading ends the counted text before it.
+# Section headings. An upper-case heading ("FINDINGS:") counts anywhere; any other case only at the
+# start of a line or after a sentence end, so "compared with the prior exam: …" is not a heading.
+# CONCLUSION counts as IMPRESSION; every other heading ends the counted text before it.
+_HEADING_NAMES = (r"findings", r"impression", r"conclusions?", r"indications?", r"clinical (?:history|information)",
+                  r"history", r"comparisons?", r"technique", r"examination", r"exam", r"reason for (?:exam|study)",
+                  r"procedure")
 _HEADING = re.compile(
-    r"\b(?P<name>findings|impression|conclusions?|indications?|clinical (?:history|information)|history|"
-    r"comparisons?|technique|examination|exam|reason for (?:exam|study)|procedure)\s*:",
-    re.IGNORECASE,
+    r"(?:\b(?P<upper>" + "|".join(n.upper() for n in _HEADING_NAMES) + r")"
+    r"|(?:^|(?<=[\n.;]))[ \t]*(?P<name>(?i:" + "|".join(_HEADING_NAMES) + r")))[ \t]*:",
+    re.MULTILINE,
 )
 _SECTION_ALIASES = {"conclusion": "impression", "conclusions": "impression"}
 
@@ -139,7 +143,7 @@ def split_sections(text: str) -> tuple[Section, ...]:
         return (Section("findings", 0, len(text)),) if text.strip() else ()
     sections = [Section("preamble", 0, heads[0].start())] if text[:heads[0].start()].strip() else []
     for head, nxt in zip(heads, heads[1:] + [None]):
-        name = " ".join(head.group("name").lower().split())
+        name = " ".join((head.group("upper") or head.group("name")).lower().split())
         start, end = head.end(), nxt.start() if nxt is not None else len(text)
         start += len(text[start:end]) - len(text[start:end].lstrip())
         end -= len(text[start:end]) - len(text[start:end].rstrip())

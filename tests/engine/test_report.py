@@ -100,6 +100,11 @@ def test_sections_split_and_conclusion_alias():
     assert [s.name for s in sections] == ["history", "findings", "impression"]
     assert text[sections[1].start:sections[1].end].strip() == "small effusion."
     assert split_sections("Bare sentence.")[0].name == "findings"
+    # upper-case headings count anywhere; other cases only where a line or sentence starts
+    text = "INDICATION: cough FINDINGS: Effusion, unchanged from the prior exam: stable. impression: effusion."
+    assert [(s.name, text[s.start:s.end]) for s in split_sections(text)] == [
+        ("indication", "cough"), ("findings", "Effusion, unchanged from the prior exam: stable."),
+        ("impression", "effusion.")]
     assert split_sections("   ") == ()
 
 
