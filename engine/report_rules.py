@@ -19,11 +19,13 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Cardiomegaly": (
         r"\bcardiomegaly\b",
         r"\bcardiac enlargement\b",
-        r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiomediastinal silhouette)s?\b",
+        r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}"
+        r"(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiomediastinal silhouette)s?\b",
         r"\bincrease(?:d)? in (?:the )?(?:heart|cardiac) size\b",
         r"\b(?:heart|cardiac silhouette) is borderline\b",
-        r"\b(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiac size|heart size|cardiomediastinal silhouette)"
-        r" (?:size )?(?:is |are |appears |remains |which is )?(?:\w+ ){0,4}?(?:enlarged|increased|large)\b",
+        r"\b(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiac size|heart size|"
+        r"cardiomediastinal silhouette) (?:size )?(?:is |are |appears |remains |which is )?"
+        r"(?:\w+ ){0,4}?(?:enlarged|increased|large)\b",
         r"\bborderline (?:\w+ )?(?:heart size|cardiac size|cardiomegaly|enlarge\w+|heart|cardiac silhouette)\b",
         r"\b(?:heart|cardiac) size (?:is )?borderline\b",
     ),
@@ -180,20 +182,22 @@ POST_NEGATION: tuple[str, ...] = (
 # Uncertainty that applies to mentions after it.
 PRE_UNCERTAIN: tuple[str, ...] = (
     r"possible", r"possibly", r"probable", r"probably", r"may", r"might", r"could", r"questionable",
-    r"questionably", r"question of", r"suspicious for", r"suspicious", r"suspect(?:ed)?", r"concerning for",
-    r"concern for", r"worrisome for", r"cannot (?:be )?(?:excluded?|ruled? out)", r"can not (?:be )?(?:excluded?|ruled? out)",
-    r"can't (?:be )?(?:exclude|rule out)", r"not (?:be )?(?:excluded?|ruled? out)", r"(?:to )?rule out",
-    r"r/o", r"equivocal", r"suggest(?:s|ed|ing|ive of|ion of)?", r"(?:may|could|might) be", r"differential(?: diagnosis)?(?: includes?)?",
-    r"versus", r"vs\.?", r"borderline", r"likely", r"indeterminate",
-r"doubtful",
-    r"perhaps", r"difficult to (?:\w+ )?exclude", r"suspicion (?:of|for)", r"possibility(?: of)?", r"maybe", r"question", r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"may represent", r"could represent", r"might represent",
-    r"\?",
+    r"questionably", r"question of", r"question", r"suspicious for", r"suspicious", r"suspect(?:ed)?",
+    r"suspicion (?:of|for)", r"concerning for", r"concern for", r"worrisome for",
+    r"cannot (?:be )?(?:excluded?|ruled? out)", r"can not (?:be )?(?:excluded?|ruled? out)",
+    r"can't (?:be )?(?:exclude|rule out)", r"not (?:be )?(?:excluded?|ruled? out)", r"(?:to )?rule out", r"r/o",
+    r"difficult to (?:\w+ )?exclude", r"equivocal", r"suggest(?:s|ed|ing|ive of|ion of)?", r"(?:may|could|might) be",
+    r"(?:may|could|might) represent", r"differential(?: diagnosis)?(?: includes?)?", r"versus", r"vs\.?",
+    r"borderline", r"likely", r"indeterminate", r"doubtful", r"perhaps", r"maybe", r"possibility(?: of)?",
+    r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"\?",
 )
 # Uncertainty that applies to mentions before it.
 POST_UNCERTAIN: tuple[str, ...] = (
-    r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:excluded|ruled out)", r"not (?:be )?(?:excluded|ruled out)",
+    r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:excluded|ruled out)",
+    r"not (?:be )?(?:excluded|ruled out)",
     r"(?:is|are) (?:possible|suspected|questioned|likely|not excluded|favored)", r"versus", r"vs\.?",
-    r"(?:is|are|would be|remains?) (?:also )?(?:a |an |another |in the )?(?:consideration|possibility|differential|concern)",
+    r"(?:is|are|would be|remains?) (?:also )?(?:a |an |another |in the )?"
+    r"(?:consideration|possibility|differential|concern)",
     r"difficult to (?:\w+ )?exclude", r"\?", r"could be", r"may be",
 )
 # Phrases that look like a trigger but do not negate or hedge the finding ("no change in the
