@@ -10,6 +10,7 @@ Run: ``python bench/labeler.py`` (needs the Open-i reports; see ``python -m trai
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -27,6 +28,18 @@ from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_me
 from engine.report import POSITIVE, UNCERTAIN, label_many  # noqa: E402
 from engine.report_rules import MENTIONS  # noqa: E402
 from training.openi import REPORTS_ARCHIVE, find_openi_dir, read_reports  # noqa: E402
+
+SPLIT_SEED = "cxr-lens-labeler-split-1"
+
+
+def is_held_out(report_id: str) -> bool:
+    """Fixed split: a report is held out when the seeded SHA-256 of its id is odd (about half).
+
+    Rules are tuned only by reading errors on the other half (the tuning half); the held-out half
+    is scored, never read.
+    """
+    return hashlib.sha256(f"{SPLIT_SEED}:{report_id}".encode()).digest()[-1] % 2 == 1
+
 
 _KEYWORDS = {name: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE) for name, pats in MENTIONS.items()}
 

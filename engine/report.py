@@ -58,6 +58,8 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 _MENTION_RES = {name: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
                 for name, pats in rules.MENTIONS.items()}
+_EXCLUDE_RES = {name: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
+                for name, pats in rules.MENTION_EXCLUDE.items()}
 _CONTEXT_RES = {
     name: tuple(tuple(re.compile(p, re.IGNORECASE) for p in triple) for triple in triples)
     for name, triples in rules.MENTION_CONTEXT.items()
@@ -238,6 +240,13 @@ def _in_context(label: str, mention: str, sentence: str) -> bool:
     return True
 
 
+def _excluded(mentions: list[tuple[str, int, int]], sentence: str) -> list[tuple[str, int, int]]:
+    """Drop mentions that lie inside a MENTION_EXCLUDE match of their label ("fractured lead")."""
+    spans = {name: [m.span() for m in regex.finditer(sentence)] for name, regex in _EXCLUDE_RES.items()
+             if any(m[0] == name for m in mentions)}
+    return [m for m in mentions if not any(a <= m[1] and m[2] <= b for a, b in spans.get(m[0], ()))]
+
+
 def _abbreviation_mentions(doc) -> list[tuple[str, int, int]]:
     """Return ``(label, start, end)`` for short forms whose defined long form is a mention."""
     found = []
@@ -275,6 +284,7 @@ def _label_doc(doc, section: str, source: str, offset: int) -> list[Evidence]:
         mentions = [(name, m.start(), m.end()) for name, regex in _MENTION_RES.items() for m in regex.finditer(text)
                     if _in_context(name, m.group(0), text)]
         mentions += [(n, a - s_start, b - s_start) for n, a, b in abbreviations if s_start <= a and b <= s_end]
+        mentions = _excluded(mentions, text) if _EXCLUDE_RES else mentions
         if not mentions:
             continue
         triggers = _triggers(text)

@@ -14,11 +14,11 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Atelectasis": (
         r"\batelecta\w*",
         r"\b(?:lobar|lobe|lung|segmental) collapse\b",
-        r"\bcollapse of the (?:\w+ ){0,3}(?:lobe|lung)\b",
+        r"\bcollapse of (?:the |a )?(?:\w+ ){0,5}?(?:lobes?|lung)\b",  # "partial collapse of the left upper and lower lobes"
     ),
     "Cardiomegaly": (
         r"\bcardiomegaly\b",
-        r"\bcardiac enlargement\b",
+        r"\b(?:cardiac|heart) enlargement\b",
         r"\benlarge(?:d|ment of the) (?:\w+ ){0,2}"
         r"(?:heart|cardiac silhouette|cardiac shadow|cardiac contour|cardiomediastinal silhouette)s?\b",
         r"\bincrease(?:d)? in (?:the )?(?:heart|cardiac) size\b",
@@ -69,7 +69,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     ),
     "Granuloma": (
         r"\bgranulom\w+",
-        r"\bcalcified (?:\w+ ){0,4}?(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
+        r"\b(?<!non-)(?<!non )(?<!non)calcified (?:\w+ ){0,4}?(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
         r"\bcalcified (?:right |left |bilateral )?(?:hilar|mediastinal|paratracheal|subcarinal|aortopulmonary)\b",
         r"\b(?:hilar|mediastinal|paratracheal|subcarinal|perihilar|suprahilar)(?: and (?:hilar|mediastinal))?"
         r" (?:lymph node |nodal )?calcifications?\b",
@@ -156,6 +156,17 @@ MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),),
 }
 
+# Mentions that are about something else: a mention inside a match is dropped. A fractured
+# pacing lead, sternal wire or fixation screw is a device failure, not a bone fracture.
+_HARDWARE = r"(?:leads?|wires?|screws?|hardware|catheters?|plates?|rods?|electrodes?)"
+MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
+    "Fracture": (
+        r"\bfractured (?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
+        r"\bfractures? (?:of|in|involving) (?:the |a |an )?(?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
+        r"\b" + _HARDWARE + r" (?:(?:is|are|appears?|remains?|which is) )?(?:\w+ )?fractur\w*",
+    ),
+}
+
 # ---------------------------------------------------------------------------------------------
 # Context triggers (NegEx / NegBio style). Longest alternatives are tried first, so a trigger
 # that contains a shorter one ("cannot exclude" contains "not") wins where both match.
@@ -193,7 +204,7 @@ PRE_UNCERTAIN: tuple[str, ...] = (
 )
 # Uncertainty that applies to mentions before it.
 POST_UNCERTAIN: tuple[str, ...] = (
-    r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:excluded|ruled out)",
+    r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:entirely |completely )?(?:excluded|ruled out)",
     r"not (?:be )?(?:excluded|ruled out)",
     r"(?:is|are) (?:possible|suspected|questioned|likely|not excluded|favored)", r"versus", r"vs\.?",
     r"(?:is|are|would be|remains?) (?:also )?(?:a |an |another |in the )?"
@@ -208,7 +219,7 @@ PSEUDO: tuple[str, ...] = (
     r"without (?:\w+ )?(?:change|changes|increase|progression|interval change)",
     r"no longer (?:enlarged|dilated)",  # about something else than the mention
     r"no new", r"not well (?:seen|visualized|evaluated)", r"not (?:been )?(?:well )?assessed",
-r"gram negative", r"not appear",
+    r"gram negative",
 )
 # Hypothetical or advisory context: a mention after one of these is not a finding of this study
 # ("if there is concern for fracture, consider a rib series"); such mentions are dropped. A
@@ -223,4 +234,6 @@ TERMINATORS: tuple[str, ...] = (
     r"with the exception of", r"otherwise", r"nevertheless", r"yet", r"whereas", r"while", r"since",
     r"there (?:is|are)", r"(?:is|are) (?:present|seen|noted|again seen|again noted|identified|unchanged|stable)",
     r";", r":", r"and (?:a|an|the|mild|moderate|small|large|stable)",
+    # a negated clause closed by its verb, then a new clause: "no effusion seen, calcified nodes …"
+    r"(?:seen|identified|noted|demonstrated|visualized|present|evident)\s*,",
 )

@@ -200,3 +200,31 @@ def test_real_corpus_against_mesh():
 def test_recommendation_about_a_seen_finding_keeps_it():
     assert labels("Recommend CT for further evaluation of the right upper lobe nodule.")["Nodule"] == "positive"
     assert "Fracture" not in labels("Limited exam for evaluation of fractures.")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The heart does not appear enlarged.", {"Cardiomegaly": "negative"}),
+    ("There does not appear to be a pneumothorax.", {"Pneumothorax": "negative"}),
+    ("The small effusion does not appear changed.", {"Effusion": "positive"}),
+    ("A superimposed infection cannot be entirely excluded.", {"Pneumonia": "uncertain"}),
+    ("Subtotal collapse of the right middle and lower lobes.", {"Atelectasis": "positive"}),
+    ("Stable mild heart enlargement.", {"Cardiomegaly": "positive"}),
+    ("An 8 mm non-calcified nodule in the left apex.", {"Nodule": "positive"}),
+])
+def test_rules_added_in_the_second_tuning_round(text, expected):
+    result = labels(text)
+    assert {k: result.get(k) for k in expected} == expected
+    assert "Granuloma" not in labels("An 8 mm non-calcified nodule in the left apex.")
+
+
+def test_device_fractures_are_not_bone_fractures():
+    for text in ("A fractured sternal wire is noted.", "The most lateral fixation screw is fractured.",
+                 "Fracture of the proximal pacing lead."):
+        assert "Fracture" not in labels(text), text
+    assert labels("Healed left rib fracture with fixation hardware.")["Fracture"] == "positive"
+
+
+def test_negated_clause_closed_by_its_verb_ends_the_scope():
+    result = labels("No pleural effusion seen, dense calcified nodes at the left hilum.")
+    assert result["Effusion"] == "negative" and result["Granuloma"] == "positive"
+    assert labels("No effusion, pneumothorax, or consolidation.")["Pneumothorax"] == "negative"
