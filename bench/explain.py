@@ -123,7 +123,7 @@ def evaluate(predictor, cases, folder: Path, started: float):
     from engine.explain import explain, label_index
 
     scorer, rng = Scorer(predictor), np.random.default_rng(1)
-    records, figure_case = [], None
+    records, words, figure_case = [], [], None
     queue = [(finding, row) for i in range(PER_FINDING) for finding in FOCAL
              if i < len(cases[finding]) for row in [cases[finding][i]]]
     for count, (finding, row) in enumerate(queue):
@@ -136,7 +136,9 @@ def evaluate(predictor, cases, folder: Path, started: float):
         for name, (method, options, with_report) in VARIANTS.items():
             heatmap = explain(predictor, image01, finding, method, report if with_report else None, **options)
             maps[name] = heatmap.values
-            if not with_report:
+            if with_report:
+                words.append(word_hit(report, finding, heatmap.tokens))
+            else:
                 probability = heatmap.probability  # image-only probability of the finding
         maps["random"] = random_map(mask.shape, rng)
         maps["centre"] = centre_map(mask.shape)
@@ -155,7 +157,29 @@ def evaluate(predictor, cases, folder: Path, started: float):
             figure_case = (finding, row["id"], image01, mask, {m: maps[m] for m in METHODS})
         print(f"[{count + 1}/{len(queue)}] {finding} {row['id']} p={probability:.2f} "
               f"{time.perf_counter() - started:.0f}s", file=sys.stderr)
-    return records, figure_case
+    return records, [w for w in words if w is not None], figure_case
+
+
+def word_hit(report: str, finding: str, tokens) -> dict | None:
+    """Is the report word with the highest attribution a mention of ``finding`` (labeler evidence)?
+
+    Returns None when the labeler finds no positive or uncertain mention of the finding within the
+    words the model read (reports are truncated at the pack's token limit). ``chance``
+    is the fraction of the report's words that are such mentions (a random word's hit rate).
+    """
+    from engine.report import label_text
+
+    spans = [(e.start, e.end) for e in label_text(report).evidence
+             if e.label == finding and e.status in ("positive", "uncertain")]
+    if not spans or not tokens:
+        return None
+    def inside(t):
+        return any(t.start < end and start < t.end for start, end in spans)
+    chance = sum(map(inside, tokens)) / len(tokens)
+    if chance == 0:  # every mention lies beyond the model's token limit
+        return None
+    top = max(tokens, key=lambda t: t.score)
+    return {"hit": inside(top), "chance": chance, "top_word": top.text.lower()}
 
 
 def summarise(records: list[dict]) -> dict:
@@ -273,6 +297,10 @@ def make_figure(figure_case, path: Path) -> None:
     sheet.save(path)
 
 
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def markdown(results: dict) -> str:
     summary = results["methods"]
     header = ["map", "finding", "n", "pointing", f"pointing ±{TOLERANCE_PX}px", "IoU top 10 %",
@@ -307,6 +335,10 @@ def markdown(results: dict) -> str:
         f"{t['best_pointing']:.3f} (target ≥ 0.85: {'met' if t['best_pointing_met'] else 'not met'}). "
         "Above both baselines on pointing game and IoU: "
         + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in t["above_baselines"].items()) + ".",
+        f"Report words (attention with the report; gradient × embedding): on {results['report_words']['cases']} cases whose "
+        "report mentions the finding (labeler evidence) within the words the model reads, the highest-scoring word is such a mention in "
+        f"{_fmt(results['report_words']['top_word_is_mention'])} of them; a random word would be in "
+        f"{_fmt(results['report_words']['chance'])}.",
         "Model-randomisation sanity check (Spearman correlation of maps, trained vs re-initialised weights):",
         markdown_table(["method", "Spearman trained vs randomised", "similarity drop", "Spearman vs random map"], sanity),
         f"Runtime (ms; minimum and median of 2 runs after a warm-up; torch threads {rt['threads']}; 1-min load "
@@ -331,8 +363,11 @@ def main() -> int:
         return 2
     predictor, pack = load_predictor(args.pack)
     cases = sample_cases(manifest)
-    records, figure_case = evaluate(predictor, cases, manifest.parent, started)
+    records, words, figure_case = evaluate(predictor, cases, manifest.parent, started)
     summary = summarise(records)
+    report_words = {"cases": len(words), "top_word_is_mention": float(np.mean([w["hit"] for w in words])) if words else None,
+                    "chance": float(np.mean([w["chance"] for w in words])) if words else None,
+                    "top_words": sorted({w["top_word"] for w in words})}
     focal = {m: summary[m]["focal"] for m in tuple(VARIANTS) + BASELINE_MAPS if "focal" in summary[m]}
     best = max(VARIANTS, key=lambda m: focal[m]["pointing"])
     above = {m: all(focal[m][k] > max(focal[b][k] for b in BASELINE_MAPS) for k in ("pointing", "iou_top10"))
@@ -345,6 +380,7 @@ def main() -> int:
     if figure_case is not None:
         make_figure(figure_case, FIGURE)
     results = {"pack": pack, "methods": summary, "targets": targets, "sanity": sanity, "runtime": runtime,
+               "report_words": report_words,
                "settings": {"per_finding": PER_FINDING, "curve_steps": CURVE_STEPS, "ig_steps": IG_STEPS,
                             "ig_baseline": "black", "pointing_tolerance_px": TOLERANCE_PX,
                             "top_fraction": 0.1, "manifest": str(manifest)},
