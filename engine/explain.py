@@ -10,7 +10,7 @@ Methods
 -------
 ``gradcam``
     Grad-CAM (Selvaraju et al. 2017) on the image encoder's output tokens reshaped to their grid
-    (or an earlier stage's feature map, ``stage=-2``): ``ReLU(sum_c mean(dy/dA_c) * A_c)``.
+    (or an earlier feature level's map, ``stage=-2``): ``ReLU(sum_c mean(dy/dA_c) * A_c)``.
 ``attention``
     Gradient-weighted attention rollout over the fusion layers for bi-modal transformers (Chefer et
     al. 2021): each layer's per-head attention in both directions, weighted by the gradient of the
@@ -134,7 +134,8 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     batch
         Integrated Gradients: interpolation points per model pass (bounds memory).
     stage
-        Grad-CAM: None for the encoder's output tokens, or an index into its ``stages``.
+        Grad-CAM: None for the encoder's output tokens, or an index into its feature levels
+        (timm ``feature_info``; ``-2`` is the level before the last, at twice the resolution).
 
     Yields
     ------
@@ -242,7 +243,8 @@ def _gradcam(trace, tensor, encoded, index):
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activations).sum(1))[0].numpy()
     scores = _token_scores(grads[1], embeddings, text_baseline) if embeddings is not None else None
-    layer = "encoder output" if trace.stage is None else f"encoder stages[{trace.stage}]"
+    layer = "encoder output" if trace.stage is None else \
+        f"encoder feature level {trace.stage} ({trace.model.image_encoder.feature_info[trace.stage]['module']})"
     return cam, float(logits[0, index].detach()), scores, {"layer": layer, "grid": list(cam.shape)}
 
 

@@ -62,8 +62,9 @@ class FusionTrace:
     model
         A :class:`engine.model.FusionModel` in eval mode.
     stage
-        Index into the image encoder's ``stages`` whose output is kept as ``stage_features``
-        (e.g. ``-2`` for the penultimate stage), or None to keep only the final tokens.
+        Index into the image encoder's timm ``feature_info`` (its feature levels, finest first)
+        whose output is kept as ``stage_features`` (e.g. ``-2`` for the level before the last), or
+        None to keep only the final tokens.
     """
 
     def __init__(self, model, stage: int | None = None):
@@ -73,6 +74,18 @@ class FusionTrace:
             if getattr(block.txt_from_img, "in_proj_weight", None) is None:
                 raise ModelError("the fusion attention layers have separate key/value sizes, which the "
                                  "explainer does not handle", hint="use a pack built with this CXR Lens")
+
+    def stage_module(self):
+        """Return the encoder module of feature level ``stage`` (timm ``feature_info``: e.g. ``s3``,
+        ``stages.2``)."""
+        encoder = self.model.image_encoder
+        info = getattr(encoder, "feature_info", None)
+        try:
+            name = info[self.stage]["module"]
+            return encoder.get_submodule(name)
+        except (TypeError, IndexError, KeyError, AttributeError) as error:
+            raise ModelError(f"the image encoder {self.model.config.image_encoder!r} has no feature level "
+                             f"{self.stage} to explain", hint="use the encoder output (stage=None)") from error
 
     def word_embeddings(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Return the BERT word embeddings ``(batch, T, hidden)`` of token ids ``(batch, T)``."""
@@ -96,11 +109,7 @@ class FusionTrace:
         stage_out: list[torch.Tensor] = []
         handle = None
         if self.stage is not None:
-            stages = getattr(model.image_encoder, "stages", None)
-            if stages is None:
-                raise ModelError(f"the image encoder {model.config.image_encoder!r} has no stages to explain",
-                                 hint="use the final layer (stage=None)")
-            handle = stages[self.stage].register_forward_hook(lambda _m, _i, out: stage_out.append(out))
+            handle = self.stage_module().register_forward_hook(lambda _m, _i, out: stage_out.append(out))
         try:
             tokens, grid = model.encode_image(image)
         finally:

@@ -80,7 +80,9 @@ def test_gradcam_on_an_earlier_stage_has_a_finer_grid(tiny_predictor, chest_like
     final = explain(tiny_predictor, chest_like_image, "Nodule", "gradcam")
     earlier = explain(tiny_predictor, chest_like_image, "Nodule", "gradcam", stage=-2)
     assert earlier.model_map.shape[0] == 2 * final.model_map.shape[0]
-    assert earlier.details["layer"] == "encoder stages[-2]"
+    assert earlier.details["layer"] == "encoder feature level -2 (stages.2)"
+    with pytest.raises(ModelError, match="feature level"):
+        explain(tiny_predictor, chest_like_image, "Nodule", "gradcam", stage=9)
 
 
 def test_attention_depends_on_the_label(tiny_predictor, chest_like_image):
