@@ -58,10 +58,11 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\binfiltrat(?:e|es|ion|ive)\b",
         r"\bconsolidat(?:ion|ions|ive|ed)\b",
         r"\bair[ -]?space (?:disease|process|opacit\w+|infiltrat\w+|filling)\b",
-        r"\b(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )(?<!calcified )densit(?:y|ies)\b",
+        r"\b(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )densit(?:y|ies)\b",
     ),
     "Nodule": (
         r"\bnodules?\b",
+        r"\b(?:fibro|reticulo)-?nodular\b",  # "fibronodular scarring" describes nodules
     ),
     "Mass": (
         r"\bmass(?:es)?\b",
@@ -140,6 +141,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\btips? (?:is |are )?(?:in|at|overl\w+|terminat\w+|project\w+|near|within|just|extend\w+|approximat\w+)\b",
         r"\btips?\b(?= (?:\w+ ){0,5}(?:svc|vena cava|cavoatrial|(?:right )?atri\w+|carina|stomach)\b)",
         r"\binternal fixation\b",
+        r"\bbone anchors?\b",
     ),
 }
 
@@ -152,7 +154,7 @@ MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
         r"\b(?:lungs?|lobes?|lingula\w*|bases?|basilar|bibasilar|hil(?:um|ar)|perihilar|suprahilar|retrocardiac|"
         r"apical|apex|apices|midlung|air ?space|parenchym\w*|pulmonary)\b",
         r"\b(?:overl\w+|project\w+ over|ribs?|clavicles?|soft tissues?|foreign bod\w+|nipples?|breasts?|bony|"
-        r"osseous|calcific|calcified|granulom\w+)\b",
+        r"osseous)\b",
     ),),
 }
 
@@ -177,7 +179,8 @@ PRE_NEGATION: tuple[str, ...] = (
     r"resolution of", r"resolved", r"resolving", r"interval clearing of", r"clearing of",
     r"never", r"nor", r"rather than", r"removal of", r"removed", r"cleared",
     r"no (?:\w+ )?(?:evidence|signs?|findings?|suggestion|xxxx) (?:of|for|to suggest)",
-    r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved", r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+    r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved",
+    r"(?:is|are) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",  # "lungs are clear airspace disease" r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
 )
 # Negation that applies to mentions before it, back to a terminator or the sentence start.
 POST_NEGATION: tuple[str, ...] = (
@@ -226,7 +229,9 @@ PSEUDO: tuple[str, ...] = (
 # recommendation about a named finding ("CT for further evaluation of the nodule") asserts it.
 HYPOTHETICAL: tuple[str, ...] = (
     r"if", r"correlat\w+", r"to (?:exclude|rule out)", r"rule-out", r"(?:evaluat\w+|assess\w*) for",
-    r"for (?:evaluation|assessment) of",  # "for evaluation of fractures", not "further evaluation of the nodule"
+    r"for (?:evaluation|assessment) of",
+    r"(?:may|might|could|can) (?:obscure|mask|hide)",  # "overlap could obscure a small nodule"
+    r"sensitive (?:in|for) (?:detecting|the detection of|detection of)",  # generic advice about CT  # "for evaluation of fractures", not "further evaluation of the nodule"
 )
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (

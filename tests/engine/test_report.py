@@ -228,3 +228,15 @@ def test_negated_clause_closed_by_its_verb_ends_the_scope():
     result = labels("No pleural effusion seen, dense calcified nodes at the left hilum.")
     assert result["Effusion"] == "negative" and result["Granuloma"] == "positive"
     assert labels("No effusion, pneumothorax, or consolidation.")["Pneumothorax"] == "negative"
+
+
+def test_rules_added_in_the_third_tuning_round():
+    assert labels("Bony overlap at the apices could obscure a small nodule.") == {"No Finding": "positive"}
+    assert "Nodule" not in labels("CT is more sensitive in detecting small nodules.")
+    assert labels("The lungs are clear airspace disease.")["Opacity"] == "negative"  # a dropped "of"
+    assert labels("The lungs are clear. A small nodule at the left base.")["Nodule"] == "positive"
+    result = labels("A calcified density in the right lower lobe, likely a granuloma.")
+    assert result["Opacity"] == "positive" and result["Granuloma"] == "positive"  # calcified density
+    assert "Opacity" not in labels("A calcified density overlies the right 6th rib.")
+    assert labels("Minimal fibronodular scarring at the left apex.")["Nodule"] == "positive"
+    assert labels("Right humeral head bone anchors.")["Support Devices"] == "positive"
