@@ -161,12 +161,21 @@ MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
 # Mentions that are about something else: a mention inside a match is dropped. A fractured
 # pacing lead, sternal wire or fixation screw is a device failure, not a bone fracture.
 _HARDWARE = r"(?:leads?|wires?|screws?|hardware|catheters?|plates?|rods?|electrodes?)"
+_LIMB = (r"(?:scaphoid|wrist|hand|fingers?|phalan\w+|metacarp\w+|knee|ankle|foot|toes?|hip|femur|femoral|"
+         r"tibia\w*|fibula\w*|radius|radial|ulna\w*|elbow|pelvi\w+)")
 MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
     "Fracture": (
         r"\bfractured (?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
         r"\bfractures? (?:of|in|involving) (?:the |a |an )?(?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
         r"\b" + _HARDWARE + r" (?:(?:is|are|appears?|remains?|which is) )?(?:\w+ )?fractur\w*",
+        # a limb fracture in a combined report is not a chest finding
+        r"\bfractur\w* (?:\w+ ){0,5}?" + _LIMB + r"\b",
+        r"\b" + _LIMB + r" (?:\w+ ){0,3}?fractur\w*",
     ),
+    # masses of the neck, breast or abdomen are not chest (lung, mediastinal, pleural) masses
+    "Mass": (r"\b(?:thyroid|breast|neck|abdominal|renal|hepatic|liver|adrenal|pelvic) (?:\w+ )?mass(?:es)?\b",),
+    # granulomas of the spleen, liver or pancreas are not chest findings
+    "Granuloma": (r".*\b(?:splen\w*|spleen|pancrea\w*|hepatic|liver|renal)\b.*",),
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -240,3 +240,13 @@ def test_rules_added_in_the_third_tuning_round():
     assert "Opacity" not in labels("A calcified density overlies the right 6th rib.")
     assert labels("Minimal fibronodular scarring at the left apex.")["Nodule"] == "positive"
     assert labels("Right humeral head bone anchors.")["Support Devices"] == "positive"
+
+
+def test_findings_outside_the_chest_are_not_chest_labels():
+    assert "Fracture" not in labels("Nondisplaced fracture through the distal radius.")
+    assert "Fracture" not in labels("Scaphoid waist fracture.")
+    assert labels("Old healed fracture of the left 7th rib.")["Fracture"] == "positive"
+    assert "Mass" not in labels("The known thyroid mass displaces the trachea.")
+    assert labels("Right hilar mass.")["Mass"] == "positive"
+    assert "Granuloma" not in labels("Splenic calcifications from old granulomatous disease.")
+    assert labels("Calcified granuloma in the lingula.")["Granuloma"] == "positive"
