@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import markdown_table, write_results  # noqa: E402
+from bench._common import write_results  # noqa: E402
 from bench.explain_metrics import (centre_map, curve_auc, perturbation_images, pointing_hit,  # noqa: E402
                                    random_map, spearman, top_fraction_iou)
+from bench.explain_report import make_figure, markdown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FOCAL = ("Nodule", "Mass", "Pneumothorax", "Effusion", "Opacity", "Atelectasis", "Fracture")
@@ -273,84 +274,6 @@ def runtimes(predictor, cases, folder: Path) -> dict:
     return out
 
 
-def make_figure(figure_case, path: Path) -> None:
-    """The same case under each method, ground-truth outline in white; written to ``path``."""
-    from PIL import Image as PILImage, ImageDraw, ImageFont
-
-    from engine.explain_overlay import draw_outline, render_overlay
-
-    finding, case_id, image01, mask, maps = figure_case
-    side = 360
-    grey = np.round(np.repeat(image01[..., None], 3, axis=2) * 255).astype(np.uint8)
-    panels = [("image + ground truth", draw_outline(grey, mask, (255, 255, 255), 3))]
-    names = {"gradcam": "Grad-CAM", "attention": "attention rollout", "ig": f"Integrated Gradients ({IG_STEPS})"}
-    panels += [(names[m], draw_outline(render_overlay(image01, maps[m]), mask, (255, 255, 255), 3)) for m in METHODS]
-    sheet = PILImage.new("RGB", (side * len(panels) + 8 * (len(panels) - 1), side + 60), (20, 20, 20))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=16)
-    for i, (title, rgb) in enumerate(panels):
-        sheet.paste(PILImage.fromarray(rgb).resize((side, side), PILImage.BILINEAR), (i * (side + 8), 30))
-        draw.text((i * (side + 8) + 8, 6), title, fill=(230, 230, 230), font=font)
-    draw.text((8, side + 36), f"{finding}, test case {case_id}: the first sampled Nodule/Mass case "
-              "(white outline: ground-truth mask; image-only input)", fill=(230, 230, 230), font=font)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
-
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def markdown(results: dict) -> str:
-    summary = results["methods"]
-    header = ["map", "finding", "n", "pointing", f"pointing ±{TOLERANCE_PX}px", "IoU top 10 %",
-              "deletion AUC ↓", "insertion AUC ↑"]
-    rows = []
-    for name in tuple(VARIANTS) + BASELINE_MAPS:
-        for finding in FOCAL + ("focal",):
-            e = summary[name].get(finding)
-            if e:
-                rows.append([name, "**all focal**" if finding == "focal" else finding, e["n"], e["pointing"],
-                             e["pointing_tol"], e["iou_top10"]]
-                            + ["—" if e[k] is None else e[k] for k in ("deletion_auc", "insertion_auc")])
-    sanity = [[m, v["spearman_trained_vs_randomised"], v["similarity_drop"], v["spearman_trained_vs_random_map"]]
-              for m, v in results["sanity"].items()]
-    rt = results["runtime"]
-    limits = {"gradcam": 500, "attention": 500, "ig": 5000}
-    speed = [[mode, m, rt[f"{mode}.{m}_ms"], rt[f"{mode}.{m}_median_ms"], rt[f"{mode}.{m}_cpu_ms"],
-              rt[f"{mode}.forward_ms"], rt[f"{mode}.{m}_vs_forward"], f"≤ {limits[m]}"]
-             for mode in ("image", "joint") for m in METHODS]
-    pack = results["pack"]
-    t = results["targets"]
-    return "\n\n".join([
-        "## Heatmaps against ground truth (`bench/explain.py`)",
-        f"Pack **{pack['name']} {pack['version']}** ({'random-weight fallback: no trained pack present' if pack['random_weight_fallback'] else pack['path']}); "
-        f"paired test split, frontal synthetic images, up to {PER_FINDING} sampled cases per focal finding; "
-        "each map explains the finding's logit from the image alone (``attention_with_report``: image + the "
-        "case's report; ``gradcam_stage-2``: Grad-CAM on the encoder's penultimate stage; ``ig_blur``: IG from a "
-        "blurred baseline). Deletion/insertion: the label's "
-        f"probability as the map's top pixels are replaced by (or restored from) a blurred copy in {CURVE_STEPS} steps.",
-        markdown_table(header, rows),
-        f"Best method by pointing game on all focal findings: **{t['best_method']}** at "
-        f"{t['best_pointing']:.3f} (target ≥ 0.85: {'met' if t['best_pointing_met'] else 'not met'}). "
-        "Above both baselines on pointing game and IoU: "
-        + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in t["above_baselines"].items()) + ".",
-        f"Report words (attention with the report; gradient × embedding): on {results['report_words']['cases']} cases whose "
-        "report mentions the finding (labeler evidence) within the words the model reads, the highest-scoring word is such a mention in "
-        f"{_fmt(results['report_words']['top_word_is_mention'])} of them; a random word would be in "
-        f"{_fmt(results['report_words']['chance'])}.",
-        "Model-randomisation sanity check (Spearman correlation of maps, trained vs re-initialised weights):",
-        markdown_table(["method", "Spearman trained vs randomised", "similarity drop", "Spearman vs random map"], sanity),
-        f"Runtime (ms; minimum and median of 2 runs after a warm-up; torch threads {rt['threads']}; 1-min load "
-        f"average {rt['load_average_1min']} on a 2-core machine shared with other jobs; the baseline is one plain "
-        "forward pass of the same input, minimum of 5):",
-        markdown_table(["input", "method", "explain min", "explain median", "CPU time (process)",
-                        "forward (baseline)", "ratio (min)", "target"], speed),
-        "On an idle machine the wall time of a 2-thread run lies roughly between half the process CPU time and the "
-        "CPU time; on this shared machine the wall times include waiting for the cores.",
-    ])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", help="pack folder (default: resources/pack, else a tiny random pack)")
@@ -365,7 +288,8 @@ def main() -> int:
     cases = sample_cases(manifest)
     records, words, figure_case = evaluate(predictor, cases, manifest.parent, started)
     summary = summarise(records)
-    report_words = {"cases": len(words), "top_word_is_mention": float(np.mean([w["hit"] for w in words])) if words else None,
+    report_words = {"cases": len(words),
+                    "top_word_is_mention": float(np.mean([w["hit"] for w in words])) if words else None,
                     "chance": float(np.mean([w["chance"] for w in words])) if words else None,
                     "top_words": sorted({w["top_word"] for w in words})}
     focal = {m: summary[m]["focal"] for m in tuple(VARIANTS) + BASELINE_MAPS if "focal" in summary[m]}
@@ -381,7 +305,9 @@ def main() -> int:
         make_figure(figure_case, FIGURE)
     results = {"pack": pack, "methods": summary, "targets": targets, "sanity": sanity, "runtime": runtime,
                "report_words": report_words,
-               "settings": {"per_finding": PER_FINDING, "curve_steps": CURVE_STEPS, "ig_steps": IG_STEPS,
+               "settings": {"focal": list(FOCAL), "methods": list(METHODS), "variants": list(VARIANTS),
+                            "baseline_maps": list(BASELINE_MAPS),
+                            "per_finding": PER_FINDING, "curve_steps": CURVE_STEPS, "ig_steps": IG_STEPS,
                             "ig_baseline": "black", "pointing_tolerance_px": TOLERANCE_PX,
                             "top_fraction": 0.1, "manifest": str(manifest)},
                "cases": {f: sum(1 for r in records if r["finding"] == f and r["map"] == "gradcam") for f in FOCAL},

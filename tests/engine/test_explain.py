@@ -126,7 +126,8 @@ def test_ig_in_one_segment_equals_captum(tiny_predictor, chest_like_image):
     tensor, _ = tiny_predictor.prepare(chest_like_image)
     trace = FusionTrace(tiny_predictor.pack.model)
     black = torch.full_like(tensor, -tiny_predictor.params.mean / tiny_predictor.params.std)
-    direct = IntegratedGradients(lambda x: trace.logits(x)[0][:, label_index(tiny_predictor.labels, "Nodule")]).attribute(tensor, black, n_steps=8)
+    index = label_index(tiny_predictor.labels, "Nodule")
+    direct = IntegratedGradients(lambda x: trace.logits(x)[0][:, index]).attribute(tensor, black, n_steps=8)
     assert heatmap.details["attribution_sum"] == pytest.approx(float(direct.sum()), rel=1e-4, abs=1e-5)
 
 

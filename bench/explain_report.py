@@ -1,0 +1,92 @@
+"""Rendering of the explain bench: the docs figure and the BENCHMARKS.md section."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench._common import markdown_table
+
+NAMES = {"gradcam": "Grad-CAM", "attention": "attention rollout", "ig": "Integrated Gradients (32 steps)"}
+
+
+def make_figure(figure_case, path: Path) -> None:
+    """The same case under each method, ground-truth outline in white; written to ``path``."""
+    from PIL import Image as PILImage, ImageDraw, ImageFont
+
+    from engine.explain_overlay import draw_outline, render_overlay
+
+    finding, case_id, image01, mask, maps = figure_case
+    side = 360
+    grey = np.round(np.repeat(image01[..., None], 3, axis=2) * 255).astype(np.uint8)
+    panels = [("image + ground truth", draw_outline(grey, mask, (255, 255, 255), 3))]
+    panels += [(NAMES[m], draw_outline(render_overlay(image01, values), mask, (255, 255, 255), 3))
+               for m, values in maps.items()]
+    sheet = PILImage.new("RGB", (side * len(panels) + 8 * (len(panels) - 1), side + 60), (20, 20, 20))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=16)
+    for i, (title, rgb) in enumerate(panels):
+        sheet.paste(PILImage.fromarray(rgb).resize((side, side), PILImage.BILINEAR), (i * (side + 8), 30))
+        draw.text((i * (side + 8) + 8, 6), title, fill=(230, 230, 230), font=font)
+    draw.text((8, side + 36), f"{finding}, test case {case_id}: the first sampled Nodule/Mass case "
+              "(white outline: ground-truth mask; image-only input)", fill=(230, 230, 230), font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def markdown(results: dict) -> str:
+    """The docs/BENCHMARKS.md section, from the results document alone."""
+    settings, summary, pack, t = results["settings"], results["methods"], results["pack"], results["targets"]
+    header = ["map", "finding", "n", "pointing", f"pointing ±{settings['pointing_tolerance_px']}px",
+              "IoU top 10 %", "deletion AUC ↓", "insertion AUC ↑"]
+    rows = []
+    for name in settings["variants"] + settings["baseline_maps"]:
+        for finding in settings["focal"] + ["focal"]:
+            e = summary[name].get(finding)
+            if e:
+                rows.append([name, "**all focal**" if finding == "focal" else finding, e["n"], e["pointing"],
+                             e["pointing_tol"], e["iou_top10"], _fmt(e["deletion_auc"]), _fmt(e["insertion_auc"])])
+    sanity = [[m, v["spearman_trained_vs_randomised"], v["similarity_drop"], v["spearman_trained_vs_random_map"]]
+              for m, v in results["sanity"].items()]
+    rt = results["runtime"]
+    limits = {"gradcam": 500, "attention": 500, "ig": 5000}
+    speed = [[mode, m, rt[f"{mode}.{m}_ms"], rt[f"{mode}.{m}_median_ms"], rt[f"{mode}.{m}_cpu_ms"],
+              rt[f"{mode}.forward_ms"], rt[f"{mode}.{m}_vs_forward"], f"≤ {limits[m]}"]
+             for mode in ("image", "joint") for m in settings["methods"]]
+    source = ("random-weight fallback: no trained pack present" if pack["random_weight_fallback"]
+              else f"`{pack['path']}`, {pack['image_encoder']} at {pack['input_size']} px")
+    words = results["report_words"]
+    above = ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in t["above_baselines"].items())
+    return "\n\n".join([
+        "## Heatmaps against ground truth (`bench/explain.py`)",
+        f"Pack **{pack['name']} {pack['version']}** ({source}); paired test split, frontal synthetic images, "
+        f"up to {settings['per_finding']} sampled cases per focal finding, visited in turn until the time "
+        "budget ends. Each map explains the finding's logit from the image alone (`attention_with_report`: "
+        "image + the case's report; `gradcam_stage-2`: Grad-CAM on the encoder's feature level before the "
+        "last; `ig_blur`: IG from a blurred baseline; deletion/insertion are run for the three shipped "
+        "methods and the baselines only). Deletion/insertion: the label's probability as the map's top "
+        "pixels are replaced by (or restored from) a blurred copy, in "
+        f"{settings['curve_steps']} steps.",
+        markdown_table(header, rows),
+        f"Best map by pointing game on all focal findings: **{t['best_method']}** at {t['best_pointing']:.3f} "
+        f"(target ≥ 0.85: {'met' if t['best_pointing_met'] else 'not met'}). Above both baselines on "
+        f"pointing game and IoU: {above}.",
+        f"Report words (attention with the report; gradient × embedding): on {words['cases']} cases whose "
+        "report mentions the finding (labeler evidence) within the words the model reads, the "
+        f"highest-scoring word is such a mention in {_fmt(words['top_word_is_mention'])} of them; a random "
+        f"word would be in {_fmt(words['chance'])}.",
+        "Model-randomisation sanity check (Spearman correlation of maps, trained vs re-initialised weights):",
+        markdown_table(["method", "Spearman trained vs randomised", "similarity drop", "Spearman vs random map"],
+                       sanity),
+        f"Runtime (ms; minimum and median of 2 runs after a warm-up; torch threads {rt['threads']}; 1-min "
+        f"load average {rt['load_average_1min']} on a 2-core machine shared with other jobs; the baseline "
+        "is one plain forward pass of the same input, minimum of 5):",
+        markdown_table(["input", "method", "explain min", "explain median", "CPU time (process)",
+                        "forward (baseline)", "ratio (min)", "target"], speed),
+        "On an idle machine the wall time of a 2-thread run lies roughly between half the process CPU "
+        "time and the CPU time; on this shared machine the wall times include waiting for the cores.",
+    ])
