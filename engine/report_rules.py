@@ -59,6 +59,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bconsolidat(?:ion|ions|ive|ed)\b",
         r"\bair[ -]?space (?:disease|process|opacit\w+|infiltrat\w+|filling)\b",
         r"\b(?<!bone )(?<!soft tissue )(?<!curvilinear )(?<!metallic )densit(?:y|ies)\b",
+        r"\bopaque\b",  # "the right lower lobe is totally opaque" (lung context only, as density)
     ),
     "Nodule": (
         r"\bnodules?\b",
@@ -74,6 +75,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bcalcified (?:right |left |bilateral )?(?:hilar|mediastinal|paratracheal|subcarinal|aortopulmonary)\b",
         r"\b(?:hilar|mediastinal|paratracheal|subcarinal|perihilar|suprahilar)(?: and (?:hilar|mediastinal))?"
         r" (?:lymph node |nodal )?calcifications?\b",
+        r"\b(?:lung|pulmonary|parenchymal|lobe|lingular|base|apical|basilar) calcifications?\b",
     ),
     "Emphysema": (
         r"\b(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )emphysema\w*",
@@ -87,6 +89,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bhydro-?pneumothora\w+",
         r"\bptx\b",
         r"\bpleural air\b",
+        r"\bair[- ]fluid levels?\b",  # in the pleural space (context below): a hydropneumothorax
     ),
     "Fracture": (
         r"\bfractur\w*",
@@ -146,15 +149,21 @@ MENTIONS: dict[str, tuple[str, ...]] = {
 }
 
 # Mentions that only count in a lung context: a "density" is a lung opacity when the sentence
-# places it in the lung, not when it overlies a rib, the soft tissues or a device.
+# places it in the lung, not when it overlies a rib, the soft tissues or a device; an air-fluid
+# level is a hydropneumothorax in the pleural space, not in a hernia, the bowel or a cavity.
 # label -> ((mention pattern, sentence must match, sentence must not match), ...)
 MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
     "Opacity": ((
-        r"densit(?:y|ies)",
+        r"densit(?:y|ies)|opaque",
         r"\b(?:lungs?|lobes?|lingula\w*|bases?|basilar|bibasilar|hil(?:um|ar)|perihilar|suprahilar|retrocardiac|"
         r"apical|apex|apices|midlung|air ?space|parenchym\w*|pulmonary)\b",
         r"\b(?:overl\w+|project\w+ over|ribs?|clavicles?|soft tissues?|foreign bod\w+|nipples?|breasts?|bony|"
         r"osseous)\b",
+    ),),
+    "Pneumothorax": ((
+        r"air[- ]fluid levels?",
+        r"\b(?:pleura\w*|effusions?|hemithorax|hydro\w*)\b",
+        r"\b(?:abdom\w*|bowel|stomach|hernia|esophag\w*|mediastin\w*|cavit\w*|abscess\w*)\b",
     ),),
 }
 
@@ -167,7 +176,7 @@ MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
     "Fracture": (
         r"\bfractured (?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
         r"\bfractures? (?:of|in|involving) (?:the |a |an )?(?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
-        r"\b" + _HARDWARE + r" (?:(?:is|are|appears?|remains?|which is) )?(?:\w+ )?fractur\w*",
+        r"\b" + _HARDWARE + r" (?:of (?:the )?(?:\w+ ){0,3}?)?(?:(?:is|are|appears?|remains?|which is) )?(?:\w+ )?fractur\w*",
         # a limb fracture in a combined report is not a chest finding
         r"\bfractur\w* (?:\w+ ){0,5}?" + _LIMB + r"\b",
         r"\b" + _LIMB + r" (?:\w+ ){0,3}?fractur\w*",
@@ -189,7 +198,7 @@ PRE_NEGATION: tuple[str, ...] = (
     r"never", r"nor", r"rather than", r"removal of", r"removed", r"cleared",
     r"no (?:\w+ )?(?:evidence|signs?|findings?|suggestion|xxxx) (?:of|for|to suggest)",
     r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved",
-    r"(?:is|are) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",  # "lungs are clear airspace disease" r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+    r"(?:is|are|and) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",  # "lungs are clear airspace disease" r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
 )
 # Negation that applies to mentions before it, back to a terminator or the sentence start.
 POST_NEGATION: tuple[str, ...] = (

@@ -250,3 +250,12 @@ def test_findings_outside_the_chest_are_not_chest_labels():
     assert labels("Right hilar mass.")["Mass"] == "positive"
     assert "Granuloma" not in labels("Splenic calcifications from old granulomatous disease.")
     assert labels("Calcified granuloma in the lingula.")["Granuloma"] == "positive"
+
+
+def test_lung_and_pleural_context_mentions():
+    assert labels("The left lower lobe is completely opaque.")["Opacity"] == "positive"
+    assert "Opacity" not in labels("A radiopaque clip overlies the right 5th rib.")
+    result = labels("Large left pleural effusion with an air-fluid level.")
+    assert result["Pneumothorax"] == "positive" and result["Effusion"] == "positive"
+    assert "Pneumothorax" not in labels("Air-fluid level within a large hiatal hernia.")
+    assert labels("Scattered right lung base calcifications.")["Granuloma"] == "positive"
