@@ -16,7 +16,7 @@ train and 20 % to score (AUROC per finding) two learners trained in the bench:
 Findings should be learnable (AUROC well above 0.5) and not trivial (not all at 1.0). The tiniest
 (rib fracture, granuloma) are expected to stay low at 128 px (3 mm per pixel).
 
-Run: ``python bench/synth.py`` (about 5-8 minutes on 2 cores).
+Run: ``python bench/synth.py`` (about 5 minutes on 2 idle cores; longer when they are shared).
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ from training.synth.study import SUPPORTED, draw_frontal  # noqa: E402
 
 SIZE = 512
 N_SPEED = int(os.environ.get("SYNTH_BENCH_SPEED_N", 60))
-N_LEARN = int(os.environ.get("SYNTH_BENCH_LEARN_N", 2500))
+N_LEARN = int(os.environ.get("SYNTH_BENCH_LEARN_N", 2000))
 DOWN = 64
 CNN_SIZE = 128
-CNN_EPOCHS = int(os.environ.get("SYNTH_BENCH_CNN_EPOCHS", 14))
+CNN_EPOCHS = int(os.environ.get("SYNTH_BENCH_CNN_EPOCHS", 10))
 PREVALENCE = 0.15
 
 

@@ -62,7 +62,8 @@ def write_demo(study: DemoStudy, out: Path) -> list[Path]:
 
     labelled = label_sections(study.findings, study.impression)
     rng = np.random.default_rng(study.seed)
-    patient = with_changes(sample_patient(rng), **study.overrides)
+    overrides = dict(study.overrides)
+    patient = with_changes(sample_patient(rng, projection=overrides.pop("projection")), **overrides)
     specs = specs_for_report(labelled.labels, mentions_from_evidence(labelled.evidence), rng, uncertain_draw_p=0.0)
     images = draw_study(patient, specs, rng, study.lateral, SIZE, SIZE)
     folder = out / study.name
