@@ -114,7 +114,7 @@ def _wait(runner, app) -> None:
 def _max_gap_ms(app, runner, start_work, idle_s: float | None = None) -> tuple[float, float]:
     """Run ``start_work`` (or idle for ``idle_s``) while a 10 ms timer ticks; return (max, median) gap."""
     from PySide6 import QtCore
-    ticks: list[float] = []
+    ticks: list[float] = [time.perf_counter()]
     timer = QtCore.QTimer(interval=10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
@@ -126,7 +126,8 @@ def _max_gap_ms(app, runner, start_work, idle_s: float | None = None) -> tuple[f
         start_work()
         _wait(runner, app)
     timer.stop()
-    gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])] or [0.0]
+    ticks.append(time.perf_counter())  # the work's start and end bound the first and last gap
+    gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
     return max(gaps), statistics.median(gaps)
 
 
