@@ -14,7 +14,8 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Atelectasis": (
         r"\batelecta\w*",
         r"\b(?:lobar|lobe|lung|segmental) collapse\b",
-        r"\bcollapse of (?:the |a )?(?:\w+ ){0,5}?(?:lobes?|lung)\b",  # "partial collapse of the left upper and lower lobes"
+        # "partial collapse of the left upper and lower lobes"
+        r"\bcollapse of (?:the |a )?(?:\w+ ){0,5}?(?:lobes?|lung)\b",
     ),
     "Cardiomegaly": (
         r"\bcardiomegaly\b",
@@ -71,7 +72,8 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     ),
     "Granuloma": (
         r"\bgranulom\w+",
-        r"\b(?<!non-)(?<!non )(?<!non)calcified (?:\w+ ){0,4}?(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
+        r"\b(?<!non-)(?<!non )(?<!non)calcified (?:\w+ ){0,4}?"
+        r"(?:nodules?|nodes?|foci|focus|densit(?:y|ies)|lymph \w+)\b",
         r"\bcalcified (?:right |left |bilateral )?(?:hilar|mediastinal|paratracheal|subcarinal|aortopulmonary)\b",
         r"\b(?:hilar|mediastinal|paratracheal|subcarinal|perihilar|suprahilar)(?: and (?:hilar|mediastinal))?"
         r" (?:lymph node |nodal )?calcifications?\b",
@@ -176,7 +178,8 @@ MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
     "Fracture": (
         r"\bfractured (?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
         r"\bfractures? (?:of|in|involving) (?:the |a |an )?(?:(?!with\b)\w+ ){0,3}?" + _HARDWARE + r"\b",
-        r"\b" + _HARDWARE + r" (?:of (?:the )?(?:\w+ ){0,3}?)?(?:(?:is|are|appears?|remains?|which is) )?(?:\w+ )?fractur\w*",
+        r"\b" + _HARDWARE + r" (?:of (?:the )?(?:\w+ ){0,3}?)?(?:(?:is|are|appears?|remains?|which is) )?"
+        r"(?:\w+ )?fractur\w*",
         # a limb fracture in a combined report is not a chest finding
         r"\bfractur\w* (?:\w+ ){0,5}?" + _LIMB + r"\b",
         r"\b" + _LIMB + r" (?:\w+ ){0,3}?fractur\w*",
@@ -198,7 +201,9 @@ PRE_NEGATION: tuple[str, ...] = (
     r"never", r"nor", r"rather than", r"removal of", r"removed", r"cleared",
     r"no (?:\w+ )?(?:evidence|signs?|findings?|suggestion|xxxx) (?:of|for|to suggest)",
     r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved",
-    r"(?:is|are|and) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",  # "lungs are clear airspace disease" r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+    r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+    # "the lungs are clear airspace disease": a dictated "clear of" without its "of"
+    r"(?:is|are|and) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",
 )
 # Negation that applies to mentions before it, back to a terminator or the sentence start.
 POST_NEGATION: tuple[str, ...] = (
@@ -207,7 +212,7 @@ POST_NEGATION: tuple[str, ...] = (
     r"not (?:seen|identified|visualized|appreciated|present|evident|demonstrated)",
     r"no longer (?:seen|present|visualized|identified|evident|apparent|demonstrated|visible)",
     r"(?:has|have) (?:nearly |almost |largely |completely |since )?resolved", r"resolved", r"(?:has|have) cleared",
-    r"(?:has|have) been removed", r"removed",
+    r"(?:has|have) been removed", r"removed", r"(?:is|are|was|were|has been|have been) ruled out",
     r"(?:(?:is|are|appears?|remains?) )?within (?:the )?(?:normal limits|limits of normal)",
     r"(?:may|might|will|would) not be (?:demonstrated|seen|visualized|detected|identified|apparent|evident)",
 )
@@ -247,9 +252,9 @@ PSEUDO: tuple[str, ...] = (
 # recommendation about a named finding ("CT for further evaluation of the nodule") asserts it.
 HYPOTHETICAL: tuple[str, ...] = (
     r"if", r"correlat\w+", r"to (?:exclude|rule out)", r"rule-out", r"(?:evaluat\w+|assess\w*) for",
-    r"for (?:evaluation|assessment) of",
+    r"for (?:evaluation|assessment) of",  # "for evaluation of fractures", not "further evaluation of the nodule"
     r"(?:may|might|could|can) (?:obscure|mask|hide)",  # "overlap could obscure a small nodule"
-    r"sensitive (?:in|for) (?:detecting|the detection of|detection of)",  # generic advice about CT  # "for evaluation of fractures", not "further evaluation of the nodule"
+    r"sensitive (?:in|for) (?:detecting|the detection of|detection of)",  # generic advice about CT
 )
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (

@@ -259,3 +259,9 @@ def test_lung_and_pleural_context_mentions():
     assert result["Pneumothorax"] == "positive" and result["Effusion"] == "positive"
     assert "Pneumothorax" not in labels("Air-fluid level within a large hiatal hernia.")
     assert labels("Scattered right lung base calcifications.")["Granuloma"] == "positive"
+
+
+def test_ruled_out_after_the_mention_negates():
+    assert labels("A pneumothorax is ruled out.")["Pneumothorax"] == "negative"
+    assert labels("A pneumothorax is not ruled out.")["Pneumothorax"] == "uncertain"
+    assert labels("There is no pleural effusion.")["Effusion"] == "negative"
