@@ -98,6 +98,7 @@ class EnginePanel(QtWidgets.QWidget):
         self.setMinimumWidth(380)
 
         self.report.analyse_requested.connect(self.analyse_text)
+        self._persist_options(context.settings)
         self.findings.label_selected.connect(self.heatmap.select_label)
         context.image_changed.connect(self.on_image)
         rerun = QtGui.QAction("Re-run &findings", self, shortcut=QtGui.QKeySequence("Ctrl+R"))
@@ -119,6 +120,27 @@ class EnginePanel(QtWidgets.QWidget):
             pack_dir, explicit = self._pending_pack
             self._pending_pack = None
             self.load_pack(pack_dir, explicit)
+
+    def _persist_options(self, settings) -> None:
+        """Restore the panel's options from the settings and save them when they change."""
+        heat, similar = self.heatmap, self.similar
+        options = (  # key, current value, apply a stored value, change signal
+            ("heatmap_method", heat.method_box.currentData,
+             lambda v: heat.method_box.setCurrentIndex(max(heat.method_box.findData(v), 0)),
+             heat.method_box.currentIndexChanged),
+            ("heatmap_opacity", heat.opacity.value, lambda v: heat.opacity.setValue(int(v)), heat.opacity.valueChanged),
+            ("similar_mode", similar.mode_box.currentText, similar.mode_box.setCurrentText,
+             similar.mode_box.currentIndexChanged),
+            ("similar_k", similar.k_box.value, lambda v: similar.k_box.setValue(int(v)), similar.k_box.valueChanged),
+            ("report_auto", self.report.auto.isChecked,
+             lambda v: self.report.auto.setChecked(str(v).lower() == "true"), self.report.auto.toggled),
+            ("tab", self.tabs.currentIndex, lambda v: self.tabs.setCurrentIndex(int(v)), self.tabs.currentChanged),
+        )
+        for key, current, apply, changed in options:
+            stored = settings.value(f"engine/{key}")
+            if stored is not None:
+                apply(stored)
+            changed.connect(lambda *_a, k=key, c=current: settings.setValue(f"engine/{k}", c()))
 
     # ------------------------------------------------------------------ pack
     def load_pack(self, pack_dir: Path, explicit: bool = True) -> None:

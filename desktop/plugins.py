@@ -43,6 +43,11 @@ class ViewerContext(QtCore.QObject):
         self.image = None
         self.data = None
 
+    @property
+    def settings(self) -> QtCore.QSettings:
+        """The viewer's settings store; plugins keep their keys under ``<plugin name>/``."""
+        return self._window.settings
+
     def publish_image(self, image, data) -> None:
         """Called by the viewer when an image is shown; re-emits :attr:`image_changed`."""
         self.image, self.data = image, data

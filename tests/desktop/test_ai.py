@@ -137,3 +137,23 @@ def test_about_shows_the_model_card_and_help_lists_plugin_shortcuts(ai_window):
     texts = {helper.table.item(r, 1).text() for r in range(helper.table.rowCount())}
     assert {"Show heatmap for the selected finding", "Toggle heatmap overlay", "Re-run findings"} <= texts
     helper.close()
+
+
+def test_panel_options_persist(qtbot, settings_file, tiny_pack_dir):
+    from desktop.app import build_window
+
+    _, first = build_window(fresh=True, pack=tiny_pack_dir)
+    qtbot.addWidget(first)
+    panel = engine_panel(first)
+    panel.heatmap.method_box.setCurrentIndex(panel.heatmap.method_box.findData("ig"))
+    panel.heatmap.opacity.setValue(35)
+    panel.similar.mode_box.setCurrentText("image")
+    panel.report.auto.setChecked(False)
+    first.close()
+    _, second = build_window(pack=tiny_pack_dir)
+    qtbot.addWidget(second)
+    panel = engine_panel(second)
+    assert panel.heatmap.method_box.currentData() == "ig"
+    assert panel.heatmap.opacity.value() == 35
+    assert panel.similar.mode_box.currentText() == "image"
+    assert not panel.report.auto.isChecked()
