@@ -194,8 +194,10 @@ class HeatmapPanel(QtWidgets.QWidget):
         seconds = heatmap.timing_ms.get("total", 0.0) / 1000
         self.info.setText(f"{METHOD_TITLES.get(heatmap.method, heatmap.method)} for {heatmap.label} "
                           f"({'image + report' if heatmap.mode == 'joint' else 'image only'}), "
-                          f"probability {heatmap.probability:.2f}, {seconds:.1f} s. Colour marks the regions "
-                          "that raised this finding's score; it is not a segmentation.")
+                          f"probability {heatmap.probability:.2f}, {seconds:.1f} s. "
+                          + ("Colour marks the regions that raised this finding's score; it is not a segmentation."
+                             if float(heatmap.values.max()) > 0 else
+                             "The method found no region that raises this finding's score: nothing to overlay."))
         self._show_words(heatmap.tokens)
         self.session.report.show_attributions(heatmap.tokens, report or "")
         self.visible_box.setChecked(True)

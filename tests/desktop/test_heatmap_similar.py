@@ -102,3 +102,14 @@ def test_similar_text_mode_needs_a_report(full_window, rg1_path):
     similar.mode_box.setCurrentText("text")
     similar.run()
     assert "needs a report" in similar.caption.text()
+
+
+def test_an_all_zero_map_is_explained_not_silently_empty(full_window, rg1_path):
+    import engine
+
+    open_and_wait(full_window, rg1_path)
+    heat = engine_panel(full_window).heatmap
+    empty = engine.Heatmap(np.zeros((4, 4), np.float32), "gradcam", "Mass", "image", 0.2, {"total": 5.0})
+    # what engine.explain returns when the method finds no positive evidence (values all zero)
+    heat._on_result(full_window.current_image, None, empty, np.zeros((4, 4, 4), np.uint8))
+    assert "no region" in heat.info.text()
