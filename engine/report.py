@@ -71,6 +71,8 @@ _TRIGGER_KINDS = {
 }
 _TRIGGER_RES = {kind: re.compile(_alternation(pats), re.IGNORECASE) for kind, pats in _TRIGGER_KINDS.items()}
 _POST_STOP = re.compile(r",")
+_JOIN = re.compile(rules.DIFFERENTIAL_JOIN, re.IGNORECASE)
+_JOIN_WORD = re.compile(r"(?<![\w-])(?:and/or|or|versus|vs\.?)(?![\w-])|/", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ def _status(start: int, end: int, sentence: str, triggers) -> tuple[str | None, 
     # NegEx: a negation in scope wins over a hedge ("no suspicious opacity or effusion").
     pre_neg = [t for t in pre if t[0] == "pre_neg"]
     near_pre = max(pre_neg or pre, key=lambda t: t[1], default=None)
-    near_post = min(post, key=lambda t: t[1], default=None)
+    post_neg = [t for t in post if t[0] == "post_neg"]
+    near_post = min(post_neg or post, key=lambda t: t[1], default=None)
     chosen = [t for t in (near_pre, near_post) if t is not None]
     if not chosen:
         return POSITIVE, None
@@ -245,6 +248,23 @@ def _excluded(mentions: list[tuple[str, int, int]], sentence: str) -> list[tuple
     spans = {name: [m.span() for m in regex.finditer(sentence)] for name, regex in _EXCLUDE_RES.items()
              if any(m[0] == name for m in mentions)}
     return [m for m in mentions if not any(a <= m[1] and m[2] <= b for a, b in spans.get(m[0], ()))]
+
+
+def _differential(index: int, mentions: list[tuple[str, int, int]], sentence: str) -> tuple[str, int, int] | None:
+    """The "or" that joins mention ``index`` to a neighbouring mention of another label, if any.
+
+    "atelectasis or scarring", "effusion versus pleural thickening": a differential asserts
+    neither finding. ``mentions`` are sorted by start; returns a ``("join", start, end)`` trigger.
+    """
+    name, start, end = mentions[index]
+    for other, o_start, o_end in mentions[max(index - 1, 0):index + 2]:
+        if other == name:
+            continue
+        left, right = (o_end, start) if o_end <= start else (end, o_start) if end <= o_start else (0, 0)
+        if right > left and _JOIN.fullmatch(sentence, left, right):
+            word = _JOIN_WORD.search(sentence, left, right)
+            return ("join", word.start(), word.end())
+    return None
 
 
 def _abbreviation_mentions(doc) -> list[tuple[str, int, int]]:
@@ -288,10 +308,14 @@ def _label_doc(doc, section: str, source: str, offset: int) -> list[Evidence]:
         if not mentions:
             continue
         triggers = _triggers(text)
-        for name, start, end in sorted(mentions, key=lambda m: m[1]):
+        mentions.sort(key=lambda m: m[1])
+        for index, (name, start, end) in enumerate(mentions):
             status, trig = _status(start, end, text, triggers)
             if status is None:
                 continue
+            if status == POSITIVE:
+                join = _differential(index, mentions, text)
+                status, trig = (UNCERTAIN, join) if join else (status, trig)
             base = offset + s_start
             evidence.append(Evidence(
                 label=name, status=status, section=section, start=base + start, end=base + end,

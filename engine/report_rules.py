@@ -256,6 +256,11 @@ HYPOTHETICAL: tuple[str, ...] = (
     r"(?:may|might|could|can) (?:obscure|mask|hide)",  # "overlap could obscure a small nodule"
     r"sensitive (?:in|for) (?:detecting|the detection of|detection of)",  # generic advice about CT
 )
+# Two mentions of different labels joined by "or" or "/" are a differential ("atelectasis or
+# scarring", "nodule/mass"): neither is asserted, so a positive mention becomes uncertain when this
+# pattern is the whole text between it and a neighbouring mention.
+DIFFERENTIAL_JOIN = r"\s*/\s*|\s*(?:[\w-]+\s+){0,3}?(?:or|and/or|versus|vs\.?)\s+(?:[\w-]+\s+){0,3}?"
+
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (
     r"but", r"however", r"although", r"though", r"which", r"aside from", r"apart from", r"except",

@@ -265,3 +265,16 @@ def test_ruled_out_after_the_mention_negates():
     assert labels("A pneumothorax is ruled out.")["Pneumothorax"] == "negative"
     assert labels("A pneumothorax is not ruled out.")["Pneumothorax"] == "uncertain"
     assert labels("There is no pleural effusion.")["Effusion"] == "negative"
+
+
+def test_differentials_joined_by_or_are_uncertain():
+    result = label_text("Streaky left basilar atelectasis or scarring.")
+    assert result.labels == {"Atelectasis": "uncertain", "Fibrosis": "uncertain"}
+    assert {e.trigger for e in result.evidence} == {"or"}
+    assert labels("A dominant nodule/mass in the right upper lobe.")["Mass"] == "uncertain"
+    assert labels("Consolidation or infiltrate in the lingula.")["Opacity"] == "positive"  # same label: asserted
+    assert labels("Atelectasis or scarring at the left base, large right effusion.")["Effusion"] == "positive"
+    assert labels("No pneumothorax or effusion.") == {"Effusion": "negative", "Pneumothorax": "negative",
+                                                      "No Finding": "positive"}
+    assert labels("Pneumothorax or effusion is not seen.")["Pneumothorax"] == "negative"
+    assert labels("Right pleural effusion/hemothorax.")["Effusion"] == "positive"
