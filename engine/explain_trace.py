@@ -144,7 +144,10 @@ class FusionTrace:
         else:
             txt_pooled = txt.mean(1)
         joint = model.head_norm(torch.cat([img.mean(1), txt_pooled], dim=-1))
-        return model.head(joint), rec
+        logits = model.head(joint)
+        if getattr(model.config, "token_head", False):  # per-token label logits, max-pooled (lesion head)
+            logits = logits + model.token_weight * model.token_head(tokens).amax(dim=1)
+        return logits, rec
 
 
 def _channels_first(features: torch.Tensor, model) -> torch.Tensor:

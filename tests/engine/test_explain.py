@@ -1,6 +1,8 @@
 """Heatmaps on the tiny random-weight pack: the right logit, the right grid, IG's completeness."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -27,6 +29,25 @@ def test_trace_reproduces_the_model_logits(tiny_predictor):
     to_text = record.image_to_text[0]
     assert torch.allclose(to_text.sum(-1), torch.ones(()), atol=1e-5)
     assert float(to_text[1][..., mask[1] == 0].abs().max()) == 0.0  # padding gets no attention
+
+
+def test_trace_follows_a_model_with_a_token_head():
+    from engine.model import FusionModel
+
+    from tests.engine.conftest import tiny_model_config
+
+    torch.manual_seed(1)
+    config = dataclasses.replace(tiny_model_config(300), token_head=True)
+    model = FusionModel(config).eval()
+    with torch.no_grad():
+        model.token_weight.fill_(0.7)  # zero at initialisation: make the head count
+        image = torch.randn(2, 1, 64, 64)
+        ids = torch.randint(5, 300, (2, 9))
+        mask = torch.ones_like(ids)
+        trace = FusionTrace(model)
+        assert torch.allclose(trace.logits(image)[0], model(image=image).logits, atol=1e-5)
+        joint = model(image=image, input_ids=ids, attention_mask=mask).logits
+        assert torch.allclose(trace.logits(image, trace.word_embeddings(ids), mask)[0], joint, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["gradcam", "attention", "ig"])
