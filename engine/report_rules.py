@@ -202,6 +202,7 @@ PRE_NEGATION: tuple[str, ...] = (
     r"no (?:\w+ )?(?:evidence|signs?|findings?|suggestion|xxxx) (?:of|for|to suggest)",
     r"(?:is|are|was|were) (?:no|not)", r"(?:has|have) resolved",
     r"ruled out", r"(?:there|which) (?:is|are) (?:no|not)",
+    r"unlikely to (?:be|represent)", r"doubt",  # "doubt pneumothorax": the reader leans to absent
     # "the lungs are clear airspace disease": a dictated "clear of" without its "of"
     r"(?:is|are|and) clear(?= (?:of )?(?:focal |acute )?(?:air ?space|consolidation|infiltrat))",
 )
@@ -213,6 +214,7 @@ POST_NEGATION: tuple[str, ...] = (
     r"no longer (?:seen|present|visualized|identified|evident|apparent|demonstrated|visible)",
     r"(?:has|have) (?:nearly |almost |largely |completely |since )?resolved", r"resolved", r"(?:has|have) cleared",
     r"(?:has|have) been removed", r"removed", r"(?:is|are|was|were|has been|have been) ruled out",
+    r"unlikely", r"doubtful",  # "pneumothorax is unlikely"; "less likely" only hedges (still in the differential)
     r"(?:(?:is|are|appears?|remains?) )?within (?:the )?(?:normal limits|limits of normal)",
     r"(?:may|might|will|would) not be (?:demonstrated|seen|visualized|detected|identified|apparent|evident)",
 )
@@ -225,14 +227,16 @@ PRE_UNCERTAIN: tuple[str, ...] = (
     r"can't (?:be )?(?:exclude|rule out)", r"not (?:be )?(?:excluded?|ruled? out)", r"(?:to )?rule out", r"r/o",
     r"difficult to (?:\w+ )?exclude", r"equivocal", r"suggest(?:s|ed|ing|ive of|ion of)?", r"(?:may|could|might) be",
     r"(?:may|could|might) represent", r"differential(?: diagnosis)?(?: includes?)?", r"versus", r"vs\.?",
-    r"borderline", r"likely", r"indeterminate", r"doubtful", r"perhaps", r"maybe", r"possibility(?: of)?",
+    r"borderline", r"likely", r"indeterminate", r"perhaps", r"maybe", r"possibility(?: of)?",
+    r"less likely(?: to (?:be|represent))?",
     r"favor(?:s|ed|ing)?", r"favored (?:as|to be)", r"presumed", r"presumably", r"\?",
 )
 # Uncertainty that applies to mentions before it.
 POST_UNCERTAIN: tuple[str, ...] = (
     r"(?:is|are) (?:not )?(?:entirely )?excluded", r"cannot be (?:entirely |completely )?(?:excluded|ruled out)",
     r"not (?:be )?(?:excluded|ruled out)",
-    r"(?:is|are) (?:possible|suspected|questioned|likely|not excluded|favored)", r"versus", r"vs\.?",
+    r"(?:is|are) (?:also )?(?:possible|suspected|questioned|likely|less likely|not excluded|favored)",
+    r"versus", r"vs\.?",
     r"(?:is|are|would be|remains?) (?:also )?(?:a |an |another |in the )?"
     r"(?:consideration|possibility|differential|concern)",
     r"difficult to (?:\w+ )?exclude", r"\?", r"could be", r"may be",

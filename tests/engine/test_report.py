@@ -278,3 +278,21 @@ def test_differentials_joined_by_or_are_uncertain():
                                                       "No Finding": "positive"}
     assert labels("Pneumothorax or effusion is not seen.")["Pneumothorax"] == "negative"
     assert labels("Right pleural effusion/hemothorax.")["Effusion"] == "positive"
+
+
+@pytest.mark.parametrize("text, label, status", [
+    ("A pneumothorax is unlikely.", "Pneumothorax", "negative"),
+    ("Unlikely to represent pneumonia.", "Pneumonia", "negative"),
+    ("Doubt a small effusion.", "Effusion", "negative"),
+    ("Rib fracture is doubtful.", "Fracture", "negative"),
+    ("Atelectasis, less likely pneumonia.", "Pneumonia", "uncertain"),
+    ("Aspiration or edema are also possible.", "Edema", "uncertain"),
+    ("The opacity is less likely to represent atelectasis.", "Atelectasis", "uncertain"),
+])
+def test_negative_leaning_hedges(text, label, status):
+    assert labels(text)[label] == status
+
+
+def test_unlikely_does_not_reach_the_next_clause():
+    result = labels("Pneumonia is unlikely, mild atelectasis at the left base.")
+    assert result["Pneumonia"] == "negative" and result["Atelectasis"] == "positive"
