@@ -36,6 +36,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\bfluid (?:in|within|tracking along) the (?:\w+ ){0,2}(?:fissure|pleural space)s?\b",
         r"\bhydro-?pneumothora\w+",
         r"\bhemothora\w+",
+        r"\bhemo-?pneumothora\w+",
     ),
     "Edema": (
         r"\b(?<!soft tissue )(?<!laryngeal )o?edema\b",
@@ -89,6 +90,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Pneumothorax": (
         r"\bpneumothora(?:x|ces)\b",
         r"\bhydro-?pneumothora\w+",
+        r"\bhemo-?pneumothora\w+",
         r"\bptx\b",
         r"\bpleural air\b",
         r"\bair[- ]fluid levels?\b",  # in the pleural space (context below): a hydropneumothorax
@@ -122,6 +124,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\b(?:picc|pic|port|central|venous|central venous|jugular|subclavian|ij|dialysis|swan-ganz|arterial)"
         r" (?:\w+ )?lines?\b",
         r"\bport-?a-?cath\b",
+        r"\bpiccs?\b",  # "PICC terminates in the SVC" (without "line")
         r"\b(?:power ?)?port\b(?= (?:catheter|device|reservoir|tip|in|overl))",
         r"\bpace(?:maker|r)s?\b",
         r"\b(?:aicd|icd|defibrillator)\b",

@@ -296,3 +296,8 @@ def test_negative_leaning_hedges(text, label, status):
 def test_unlikely_does_not_reach_the_next_clause():
     result = labels("Pneumonia is unlikely, mild atelectasis at the left base.")
     assert result["Pneumonia"] == "negative" and result["Atelectasis"] == "positive"
+
+
+def test_hemopneumothorax_and_bare_picc():
+    assert labels("Small left hemopneumothorax.") == {"Effusion": "positive", "Pneumothorax": "positive"}
+    assert labels("A right PICC terminates at the cavoatrial junction.")["Support Devices"] == "positive"
