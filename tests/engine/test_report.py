@@ -194,7 +194,7 @@ def test_real_corpus_against_mesh():
         if not record.findings and not record.impression:
             assert result.labels == {}
     micro_f1 = 2 * tp / (2 * tp + fp + fn)
-    assert micro_f1 > 0.90  # bench/labeler.py reports the exact figure
+    assert micro_f1 > 0.92  # bench/labeler.py reports the exact figure (0.928 with uncertain as positive)
 
 
 def test_recommendation_about_a_seen_finding_keeps_it():
