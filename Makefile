@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup run test bench dist clean
+.PHONY: setup run view test bench dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,9 +15,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## the main job: the engine on the bundled demo studies
+## the main job: scan the bundled demo studies with the bundled model pack (headless)
 run: $(STAMP)
-	$(VENV)/bin/cxr-lens info resources/demo
+	$(VENV)/bin/cxr-lens pack verify resources/pack
+	$(VENV)/bin/cxr-lens scan resources/demo --out out/demo-scan
+	cut -d, -f1-5 out/demo-scan/summary.csv | sed 's/,/  |  /g'
+
+## the viewer on the demo studies (needs a display)
+view: $(STAMP)
+	env -u QT_QPA_PLATFORM $(VENV)/bin/cxr-lens view resources/demo
 
 ## the test suite (offscreen Qt, no network)
 test: $(STAMP)
@@ -31,4 +37,4 @@ dist: $(STAMP)
 	$(VENV)/bin/pyinstaller --noconfirm build_spec/cxr_lens.spec
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) build dist out
