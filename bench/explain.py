@@ -120,11 +120,14 @@ class Scorer:
 
 
 def evaluate(predictor, cases, folder: Path, started: float):
-    """Score every method and baseline map per (case, finding); return records and the figure case."""
+    """Score every method and baseline map per (case, finding).
+
+    Returns the records, the report-word checks, the figure case and the wall time (ms) of each
+    variant's first call in this process (cold caches)."""
     from engine.explain import explain, label_index
 
     scorer, rng = Scorer(predictor), np.random.default_rng(1)
-    records, words, figure_case = [], [], None
+    records, words, figure_case, first_calls = [], [], None, {}
     queue = [(finding, row) for i in range(PER_FINDING) for finding in FOCAL
              if i < len(cases[finding]) for row in [cases[finding][i]]]
     for count, (finding, row) in enumerate(queue):
@@ -137,6 +140,7 @@ def evaluate(predictor, cases, folder: Path, started: float):
         for name, (method, options, with_report) in VARIANTS.items():
             heatmap = explain(predictor, image01, finding, method, report if with_report else None, **options)
             maps[name] = heatmap.values
+            first_calls.setdefault(name, heatmap.timing_ms["explain"])
             if with_report:
                 words.append(word_hit(report, finding, heatmap.tokens))
             else:
@@ -158,7 +162,7 @@ def evaluate(predictor, cases, folder: Path, started: float):
             figure_case = (finding, row["id"], image01, mask, {m: maps[m] for m in METHODS})
         print(f"[{count + 1}/{len(queue)}] {finding} {row['id']} p={probability:.2f} "
               f"{time.perf_counter() - started:.0f}s", file=sys.stderr)
-    return records, [w for w in words if w is not None], figure_case
+    return records, [w for w in words if w is not None], figure_case, first_calls
 
 
 def word_hit(report: str, finding: str, tokens) -> dict | None:
@@ -286,7 +290,7 @@ def main() -> int:
         return 2
     predictor, pack = load_predictor(args.pack)
     cases = sample_cases(manifest)
-    records, words, figure_case = evaluate(predictor, cases, manifest.parent, started)
+    records, words, figure_case, first_calls = evaluate(predictor, cases, manifest.parent, started)
     summary = summarise(records)
     report_words = {"cases": len(words),
                     "top_word_is_mention": float(np.mean([w["hit"] for w in words])) if words else None,
@@ -301,6 +305,7 @@ def main() -> int:
                "all_methods_above_baselines": all(above.values())}
     sanity = sanity_check(predictor, cases, manifest.parent)
     runtime = runtimes(predictor, cases, manifest.parent)
+    runtime["first_call_ms"] = first_calls  # cold: the process's first explanation of each kind
     if figure_case is not None:
         make_figure(figure_case, FIGURE)
     results = {"pack": pack, "methods": summary, "targets": targets, "sanity": sanity, "runtime": runtime,

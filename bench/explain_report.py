@@ -88,5 +88,7 @@ def markdown(results: dict) -> str:
         markdown_table(["input", "method", "explain min", "explain median", "CPU time (process)",
                         "forward (baseline)", "ratio (min)", "target"], speed),
         "On an idle machine the wall time of a 2-thread run lies roughly between half the process CPU "
-        "time and the CPU time; on this shared machine the wall times include waiting for the cores.",
+        "time and the CPU time; on this shared machine the wall times include waiting for the cores. "
+        "The first explanation in a process is slower (cold caches and kernels): "
+        + ", ".join(f"{k} {v:.0f} ms" for k, v in rt.get("first_call_ms", {}).items()) + ".",
     ])
