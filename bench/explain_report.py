@@ -67,7 +67,7 @@ def markdown(results: dict) -> str:
         f"up to {settings['per_finding']} sampled cases per focal finding, visited in turn until the time "
         "budget ends. Each map explains the finding's logit from the image alone (`attention_with_report`: "
         "image + the case's report; `gradcam_stage-2`: Grad-CAM on the encoder's feature level before the "
-        "last; `ig_blur`: IG from a blurred baseline; deletion/insertion are run for the three shipped "
+        "last; `hirescam`: Grad-CAM with per-position gradients; `ig_blur`: IG from a blurred baseline; deletion/insertion are run for the three shipped "
         "methods and the baselines only). Deletion/insertion: the label's probability as the map's top "
         "pixels are replaced by (or restored from) a blurred copy, in "
         f"{settings['curve_steps']} steps.",

@@ -10,7 +10,8 @@ Methods
 -------
 ``gradcam``
     Grad-CAM (Selvaraju et al. 2017) on the image encoder's output tokens reshaped to their grid
-    (or an earlier feature level's map, ``stage=-2``): ``ReLU(sum_c mean(dy/dA_c) * A_c)``.
+    (or an earlier feature level's map, ``stage=-2``): ``ReLU(sum_c mean(dy/dA_c) * A_c)``;
+    ``hires=True`` keeps the gradient per position (HiResCAM).
 ``attention``
     Gradient-weighted attention rollout over the fusion layers for bi-modal transformers (Chefer et
     al. 2021): each layer's per-head attention in both directions, weighted by the gradient of the
@@ -112,7 +113,7 @@ def explain(predictor, image, label: str, method: str = "gradcam", report: str |
 
 def explain_steps(predictor, image, label: str, method: str = "gradcam", report: str | None = None, *,
                   steps: int = 32, baseline: str = "black", batch: int = 8,
-                  stage: int | None = None) -> Iterator[Progress | Heatmap]:
+                  stage: int | None = None, hires: bool = False) -> Iterator[Progress | Heatmap]:
     """Explain ``label`` for ``image`` (and ``report``); yield progress, then the heatmap.
 
     Parameters
@@ -136,6 +137,9 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     stage
         Grad-CAM: None for the encoder's output tokens, or an index into its feature levels
         (timm ``feature_info``; ``-2`` is the level before the last, at twice the resolution).
+    hires
+        Grad-CAM: weight the activations by the gradient at each position instead of its channel
+        mean (HiResCAM, Draelos & Carin 2020).
 
     Yields
     ------
@@ -172,7 +176,10 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
                 outcome = item
     else:
         with torch.enable_grad():
-            outcome = (_gradcam if method == "gradcam" else _attention_rollout)(trace, tensor, encoded, index)
+            if method == "gradcam":
+                outcome = _gradcam(trace, tensor, encoded, index, hires)
+            else:
+                outcome = _attention_rollout(trace, tensor, encoded, index)
     grid_map, logit, token_scores, details = outcome
     explain_ms = (time.perf_counter() - t0) * 1000
     model_map = _unit_range(grid_map)
@@ -227,7 +234,7 @@ def _token_scores(grad, embeddings, baseline) -> np.ndarray:
     return ((embeddings - baseline) * grad).sum(-1)[0].detach().numpy()
 
 
-def _gradcam(trace, tensor, encoded, index):
+def _gradcam(trace, tensor, encoded, index, hires=False):
     import torch
 
     embeddings, mask, text_baseline = _text_inputs(trace, encoded)
@@ -240,12 +247,13 @@ def _gradcam(trace, tensor, encoded, index):
         h, w = rec.grid
         activations = activations.transpose(1, 2).reshape(1, -1, h, w)
         gradient = gradient.transpose(1, 2).reshape(1, -1, h, w)
-    weights = gradient.mean(dim=(2, 3), keepdim=True)
+    weights = gradient if hires else gradient.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activations).sum(1))[0].numpy()
     scores = _token_scores(grads[1], embeddings, text_baseline) if embeddings is not None else None
     layer = "encoder output" if trace.stage is None else \
         f"encoder feature level {trace.stage} ({trace.model.image_encoder.feature_info[trace.stage]['module']})"
-    return cam, float(logits[0, index].detach()), scores, {"layer": layer, "grid": list(cam.shape)}
+    return cam, float(logits[0, index].detach()), scores, {"layer": layer, "grid": list(cam.shape),
+                                                             "weights": "per position" if hires else "channel mean"}
 
 
 def _attention_rollout(trace, tensor, encoded, index):

@@ -97,6 +97,20 @@ def test_gradcam_explains_the_chosen_labels_logit(tiny_predictor, chest_like_ima
         assert np.allclose(heatmap.model_map, maps[name], atol=1e-4)
 
 
+def test_hirescam_weights_each_position_by_its_own_gradient(tiny_predictor, chest_like_image):
+    model = tiny_predictor.pack.model
+    tensor, _ = tiny_predictor.prepare(chest_like_image)
+    index = label_index(tiny_predictor.labels, "Effusion")
+    with torch.enable_grad():
+        output = model(image=tensor)
+        grad = torch.autograd.grad(output.logits[0, index], output.image_tokens)[0]
+    manual = torch.relu((grad * output.image_tokens.detach()).sum(-1))[0].reshape(output.image_grid).numpy()
+    heatmap = explain(tiny_predictor, chest_like_image, "Effusion", "gradcam", hires=True)
+    expected = manual / manual.max() if manual.max() > 0 else manual
+    assert np.allclose(heatmap.model_map, expected, atol=1e-4)
+    assert heatmap.details["weights"] == "per position"
+
+
 def test_gradcam_on_an_earlier_stage_has_a_finer_grid(tiny_predictor, chest_like_image):
     final = explain(tiny_predictor, chest_like_image, "Nodule", "gradcam")
     earlier = explain(tiny_predictor, chest_like_image, "Nodule", "gradcam", stage=-2)
