@@ -68,13 +68,14 @@ def load_predictor(pack_arg: str | None):
 
 
 def sample_cases(manifest: Path, seed: int = 0) -> dict[str, list[dict]]:
-    """Test-split frontal synthetic images with a non-empty mask, up to PER_FINDING per focal finding."""
+    """Test-split frontal synthetic images on which the finding was drawn (so it has a mask), up to
+    PER_FINDING per focal finding."""
     rows = [r for r in csv.DictReader(open(manifest, encoding="utf-8"))
             if r["split"] == "test" and r["view"] in ("PA", "AP") and r["mask_path"]]
     rng = np.random.default_rng(seed)
     cases = {}
     for finding in FOCAL:
-        pool = [r for r in rows if r.get(finding) == "1"]
+        pool = [r for r in rows if r.get(finding) == "1" and f"{finding}:" in r.get("drawn", "")]
         order = rng.permutation(len(pool))[:PER_FINDING]
         cases[finding] = [pool[i] for i in order]
     return cases
@@ -87,7 +88,7 @@ def read_case(row: dict, folder: Path, finding: str):
 
     image01 = display_float(read_image(folder / row["image_path"]))
     with np.load(folder / row["mask_path"], allow_pickle=False) as masks:
-        mask = masks[finding].astype(bool)
+        mask = masks[finding].astype(bool) if finding in masks.files else np.zeros(image01.shape[:2], bool)
     report = (folder / row["report_path"]).read_text(encoding="utf-8")
     return image01, mask, report
 
@@ -136,6 +137,8 @@ def evaluate(predictor, cases, folder: Path, started: float):
             print(f"time budget reached after {count} of {len(queue)} cases", file=sys.stderr)
             break
         image01, mask, report = read_case(row, folder, finding)
+        if not mask.any():
+            continue
         index = label_index(predictor.labels, finding)
         maps = {}
         for name, (method, options, with_report) in VARIANTS.items():
