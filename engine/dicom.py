@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DicomError
+from engine.raster import raster_header_facts, read_raster_pixels
 from engine.dicom_header import (
     ModalityLut, VoiLut, Window, header_facts, modality_lut_from, voi_from,
 )
@@ -112,7 +113,7 @@ class Image:
             raise DicomError(f"frame {frame} does not exist (the image has {self.number_of_frames})",
                              path=self.path, hint="choose a frame between 0 and number_of_frames-1")
         if self.kind == "raster":
-            return _read_raster_pixels(self.path)
+            return read_raster_pixels(self.path)
         return _decode_dicom_frame(self, frame)
 
 
@@ -170,7 +171,7 @@ def read_image(path: str | Path) -> Image:
     path = Path(path)
     kind = sniff_kind(path)
     if kind == "raster":
-        return _read_raster_header(path)
+        return Image(**raster_header_facts(path))
     return _read_dicom_header(path, force=(kind == "maybe-dicom"))
 
 
@@ -404,41 +405,6 @@ def _missing(plugin: str) -> bool:
     module = {"pylibjpeg-libjpeg": "libjpeg", "pylibjpeg-openjpeg": "openjpeg",
               "pylibjpeg-rle": "rle"}[plugin]
     return importlib.util.find_spec(module) is None
-
-
-def _read_raster_header(path: Path) -> Image:
-    from PIL import Image as PILImage, UnidentifiedImageError
-
-    try:
-        with PILImage.open(path) as picture:
-            columns, rows = picture.size
-            mode = picture.mode
-    except (UnidentifiedImageError, OSError) as error:
-        raise DicomError(f"cannot read the image ({error})", path=path,
-                         hint="the PNG/JPEG file is damaged; export it again") from error
-    colour = mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
-    bits = 16 if mode.startswith("I") else 8
-    return Image(path=path, kind="raster", rows=rows, columns=columns,
-                 photometric="RGB" if colour else "MONOCHROME2",
-                 samples_per_pixel=3 if colour else 1, bits_stored=bits,
-                 study_uid=f"folder:{path.parent}", series_uid=f"folder:{path.parent}",
-                 sop_uid=f"file:{path}", study_description=path.parent.name,
-                 series_description=path.parent.name, transfer_syntax_name=path.suffix.upper().lstrip("."))
-
-
-def _read_raster_pixels(path: Path) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    try:
-        with PILImage.open(path) as picture:
-            if picture.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr"):
-                return np.asarray(picture.convert("RGB"))
-            if picture.mode.startswith("I"):
-                return np.asarray(picture).astype(np.int32)
-            return np.asarray(picture.convert("L"))
-    except OSError as error:
-        raise DicomError(f"cannot decode the image ({error})", path=path,
-                         hint="the PNG/JPEG file is damaged; export it again") from error
 
 
 __all__ = [
