@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, default=None)
     parser.add_argument("--pack", type=Path, default=None)
     parser.add_argument("--report", type=Path, default=None, help="report text file (default: the study's)")
+    parser.add_argument("--method", default="gradcam", choices=("gradcam", "attention", "ig"),
+                        help="heatmap method for viewer_heatmap.png")
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     save("reading")
     window.clear_measurements()
     window.apply_preset("default")
+    window.statusBar().clearMessage()
 
     report = args.report.read_text(encoding="utf-8") if args.report else study_report(study)
     if report:
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     panel.tabs.setCurrentWidget(panel.report)
     save("findings")
 
-    panel.heatmap.method_box.setCurrentIndex(panel.heatmap.method_box.findData("gradcam"))
+    panel.heatmap.method_box.setCurrentIndex(panel.heatmap.method_box.findData(args.method))
     panel.tabs.setCurrentWidget(panel.heatmap)
     panel.heatmap.run()
     save("heatmap")
