@@ -11,6 +11,7 @@ from desktop import loading
 from desktop.actions import ACTIONS, build_actions
 from desktop.annotations import corner_texts
 from desktop.plugins import ViewerContext
+from desktop.widgets.compare_pane import ComparePane
 from desktop.widgets.help_dialog import HelpDialog
 from desktop.widgets.image_view import ImageView
 from desktop.widgets.study_browser import StudyBrowser, image_key
@@ -50,25 +51,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.menu_named(title)
 
         self.image_view = ImageView()
-        self.compare_view = ImageView()
-        self.compare_title = QtWidgets.QLabel(wordWrap=True)
-        self.compare_title.setProperty("class", "dim")
-        self.compare_title.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
-        compare = QtWidgets.QWidget()
-        compare_layout = QtWidgets.QVBoxLayout(compare)
-        compare_layout.setContentsMargins(0, 0, 0, 0)
-        header = QtWidgets.QHBoxLayout()
-        header.addWidget(self.compare_title, 1)
-        close = QtWidgets.QToolButton(text="Close (C)", autoRaise=True)
-        close.clicked.connect(self.hide_beside)
-        header.addWidget(close)
-        compare_layout.addLayout(header)
-        compare_layout.addWidget(self.compare_view)
-        self.compare_pane = compare
+        self.compare_pane = ComparePane(self.image_view)
+        self.compare_view = self.compare_pane.view
         self.splitter = QtWidgets.QSplitter()
         self.splitter.addWidget(self.image_view)
-        self.splitter.addWidget(compare)
-        compare.hide()
+        self.splitter.addWidget(self.compare_pane)
         self.setCentralWidget(self.splitter)
 
         self.browser = StudyBrowser()
@@ -112,8 +99,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.image_view.cursor_moved.connect(self.readout.setText)
         self.image_view.measured.connect(self._on_measured)
-        self.image_view.view_changed.connect(self._sync_compare_range)
-        self.image_view.window_changed.connect(self._sync_compare_window)
 
         self.context = ViewerContext(self, self.runner)
         self.plugin_docks: dict[str, QtWidgets.QDockWidget] = {}
@@ -122,7 +107,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.current_image = None
         self.current_frame = 0
         self._load_token = 0
-        self._compare_sync_window = True
         self._restore_settings()
 
     # ------------------------------------------------------------------ building blocks
@@ -297,37 +281,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_beside(self, data, title: str, sync_window: bool = True) -> None:
         """Show ``data`` in the compare pane; zoom/pan (and the window when ``sync_window``) follow
         the main image."""
-        self._compare_sync_window = sync_window and not data.is_colour
-        self.compare_pane.show()
-        follows = "window and zoom" if self._compare_sync_window else "zoom"
-        self.compare_title.setText(f"  {title}   ({follows} follow the main image)")
-        self.compare_view.set_image(data)
-        if self._compare_sync_window and self.image_view.window is not None:
-            self.compare_view.set_window(self.image_view.window)
-        self.compare_view.set_inverted(self.actions_by_key["invert"].isChecked())
+        self.compare_pane.show_image(data, title, sync_window, self.actions_by_key["invert"].isChecked())
         half = max(self.splitter.width() // 2, 1)
         self.splitter.setSizes([half, half])
         QtWidgets.QApplication.processEvents()  # lay the pane out before fitting
         self.image_view.fit()
-        self._sync_compare_range(self.image_view.view.viewRange())
+        self.compare_pane.follow_range(self.image_view.view.viewRange())
 
     def hide_beside(self) -> None:
         """Close the compare pane."""
         self.compare_pane.hide()
-
-    def _sync_compare_range(self, view_range) -> None:
-        main, other = self.image_view.data, self.compare_view.data
-        if not self.compare_pane.isVisible() or main is None or other is None:
-            return
-        # the same part of the film: scale by the ratio of the image sizes
-        sy = other.values.shape[0] / main.values.shape[0]
-        sx = other.values.shape[1] / main.values.shape[1]
-        (x0, x1), (y0, y1) = view_range
-        self.compare_view.set_view_range(((x0 * sx, x1 * sx), (y0 * sy, y1 * sy)))
-
-    def _sync_compare_window(self, window) -> None:
-        if self.compare_pane.isVisible() and self.compare_view.data is not None and self._compare_sync_window:
-            self.compare_view.set_window(window)
 
     # ------------------------------------------------------------------ dialogs and messages
     def show_tags(self) -> None:
