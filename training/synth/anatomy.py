@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.synth.frame import Frame, ellipsoid, smooth_step, tube_segments
+from training.synth.frame import Frame, clip, ellipsoid, smooth_step, tube_segments
 from training.synth.patient import Patient
 
 SIDES = {"right": -1.0, "left": 1.0}   # sign of x on the patient's side
@@ -34,15 +34,15 @@ class FrontalGeometry:
         """Inner rib-cage half width at height ``y`` (mm from the spine axis)."""
         a = self.p.half_width
         yw = self.p.apex_y + 0.68 * self.lung_height
-        above = a * np.sqrt(np.clip(1.0 - ((yw - y) / (yw - self.p.apex_y + 28.0)) ** 2, 0.0, 1.0))
-        below = a * (1.0 - 0.12 * np.clip((y - yw) / 90.0, 0.0, 1.0) ** 2)
+        above = a * np.sqrt(clip(1.0 - ((yw - y) / (yw - self.p.apex_y + 28.0)) ** 2, 0.0, 1.0))
+        below = a * (1.0 - 0.12 * clip((y - yw) / 90.0, 0.0, 1.0) ** 2)
         return np.where(y < yw, above, below)
 
     def medial(self, y: np.ndarray, side: float) -> np.ndarray:
         """Medial (mediastinal) lung border, as distance from the midline on ``side`` (mm)."""
         p = self.p
         knob_y = p.apex_y + 0.30 * self.lung_height
-        m = p.mediastinum_hw + 4.0 * np.clip((y - knob_y) / 60.0, 0.0, 1.0)
+        m = p.mediastinum_hw + 4.0 * clip((y - knob_y) / 60.0, 0.0, 1.0)
         if side > 0:
             m = m + p.knob_r * np.exp(-(((y - knob_y) / 16.0) ** 2))
         return m - side * self.mid_x()
@@ -142,8 +142,8 @@ def build_frontal(p: Patient, frame: Frame) -> FrontalScene:
     shoulder = (a + p.wall + 62.0) * (0.35 + 0.65 * smooth_step(Y - (p.apex_y - 45.0), 110.0)) \
         * smooth_step(p.apex_y + 60.0 - Y, 90.0)
     outer = np.maximum(np.maximum(outer, shoulder), 52.0 + 0.4 * p.wall)
-    depth_y = p.depth * np.clip(0.45 + 0.55 * smooth_step(Y - (p.apex_y - 20.0), 60.0), 0.0, 1.0)
-    soft = depth_y * np.sqrt(np.clip(1.0 - ((X - 0.3 * mid) / outer) ** 2, 0.0, 1.0))
+    depth_y = p.depth * clip(0.45 + 0.55 * smooth_step(Y - (p.apex_y - 20.0), 60.0), 0.0, 1.0)
+    soft = depth_y * np.sqrt(clip(1.0 - ((X - 0.3 * mid) / outer) ** 2, 0.0, 1.0))
     if p.breast > 0:
         for side in (-1.0, 1.0):
             cy, r = p.dome_y - 10.0, 0.5 * a
@@ -165,10 +165,10 @@ def build_frontal(p: Patient, frame: Frame) -> FrontalScene:
         hw = np.maximum(0.5 * (lat_s - med), 1.0)
         u = (d - 0.5 * (lat_s + med)) / hw
         top, bot = g.top(d), g.bottom(d, side)
-        across = np.sqrt(np.clip(1.0 - np.abs(u) ** 2.5, 0.0, 1.0))
-        vert = np.sqrt(np.clip((Ys - top) / 40.0, 0.0, 1.0) * np.clip((bot - Ys) / 4.0, 0.0, 1.0))
-        recess = 0.28 * np.clip(1.0 - (Ys - bot) / 45.0, 0.0, 1.0) * (Ys > bot)
-        t = np.clip((Ys - p.apex_y) / g.lung_height, 0.0, 1.0)
+        across = np.sqrt(clip(1.0 - np.abs(u) ** 2.5, 0.0, 1.0))
+        vert = np.sqrt(clip((Ys - top) / 40.0, 0.0, 1.0) * clip((bot - Ys) / 4.0, 0.0, 1.0))
+        recess = 0.28 * clip(1.0 - (Ys - bot) / 45.0, 0.0, 1.0) * (Ys > bot)
+        t = clip((Ys - p.apex_y) / g.lung_height, 0.0, 1.0)
         inside = (np.abs(u) < 1.0) & (Ys > top)
         path = dmax * across * (vert * (0.55 + 0.45 * t) + recess) * inside
         np.maximum(lung[sl], path, out=lung[sl])
@@ -179,7 +179,7 @@ def build_frontal(p: Patient, frame: Frame) -> FrontalScene:
     Xh, Yh = X[heart_box], Y[heart_box]
     hx = Xh - (p.heart_cx + mid) - 0.4 * (Yh - p.heart_cy)
     rr = (hx / p.heart_hw) ** 2 + ((Yh - p.heart_cy) / p.heart_hh) ** 2
-    heart = 0.62 * p.depth * np.sqrt(np.clip(1.0 - rr, 0.0, None))
+    heart = 0.62 * p.depth * np.sqrt(clip(1.0 - rr, 0.0, None))
     heart_mask = np.zeros(X.shape, bool)
     heart_mask[heart_box] = (rr < 1.0) & (Yh < g.bottom(np.abs(Xh), 1.0) + 4.0)
     lung[heart_box] = np.maximum(lung[heart_box] - 0.85 * heart, 0.1 * lung[heart_box])

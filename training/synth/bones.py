@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.synth.anatomy import FrontalGeometry
-from training.synth.frame import Frame, ellipsoid, smooth_step, tube_segments
+from training.synth.frame import Frame, clip, ellipsoid, smooth_step, tube_segments
 
 N_RIBS = 12
 
@@ -30,7 +30,7 @@ class RibModel:
     def anterior_shape(self, d: np.ndarray) -> np.ndarray:
         """Anterior arc: from the lateral wall, running medially and down to the cartilage."""
         lat_drop = -0.12 * self.a + 0.42 * self.a
-        return lat_drop + 2.6 * self.spacing * np.clip((self.a - d) / self.a, 0.0, None) ** 1.1
+        return lat_drop + 2.6 * self.spacing * clip((self.a - d) / self.a, 0.0, None) ** 1.1
 
     def centre(self, k: int, d: float, anterior: bool = False) -> float:
         """y of rib ``k``'s centre line at lateral distance ``d`` (mm)."""
@@ -64,7 +64,7 @@ def _rib_family(frame: Frame, geom: FrontalGeometry, model: RibModel, anterior: 
     else:
         keep = (d > 16.0) & (d < lat) & (rib_no >= 1) & (rib_no <= N_RIBS)
         thick = 7.0
-    prof = np.sqrt(np.clip(1.0 - e * e, 0.0, None))
+    prof = np.sqrt(clip(1.0 - e * e, 0.0, None))
     cortex = np.exp(-(((np.abs(e) - 0.82) / 0.14) ** 2))
     taper = smooth_step(lat - d, 16.0) * smooth_step(d - 16.0, 12.0)
     bone = thick * (0.55 * prof + 0.7 * cortex) * (inside & keep) * taper
@@ -77,7 +77,7 @@ def _rib_family(frame: Frame, geom: FrontalGeometry, model: RibModel, anterior: 
             shifted = np.abs(frac - 0.5 - 2.0 / model.spacing) < width / 2
             outer = near & (np.abs(X) > abs(x_break) + gap / 2) & (np.abs(X - x_break) < 14.0)
             e2 = (frac - 0.5 - 2.0 / model.spacing) / (width / 2)
-            moved = thick * (0.55 * np.sqrt(np.clip(1 - e2 * e2, 0, None))
+            moved = thick * (0.55 * np.sqrt(clip(1 - e2 * e2, 0, None))
                              + 0.7 * np.exp(-(((np.abs(e2) - 0.82) / 0.14) ** 2))) * shifted
             bone = np.where(outer & (rib_no == rib), 0.0, bone)
             bone = np.where(outer & (np.floor(v - 2.0 / model.spacing) + 1 == rib), moved, bone)
@@ -90,10 +90,10 @@ def _spine(frame: Frame, geom: FrontalGeometry) -> np.ndarray:
     X, Y = frame.X, frame.Y
     sl = frame.box(-45.0, 45.0, float(Y.min()), float(Y.max()))
     Xs, Ys = X[sl], Y[sl]
-    hw = 14.0 + 0.05 * np.clip(Ys - p.apex_y + 80.0, 0.0, None)
+    hw = 14.0 + 0.05 * clip(Ys - p.apex_y + 80.0, 0.0, None)
     height = 0.9 * p.rib_spacing
     phase = ((Ys - p.apex_y) / height) % 1.0
-    q = np.clip(1.0 - (Xs / hw) ** 2, 0.0, None)
+    q = clip(1.0 - (Xs / hw) ** 2, 0.0, None)
     body = 6.0 * np.sqrt(q) * (phase < 0.8)
     plates = 3.0 * np.exp(-(((phase - 0.03) / 0.04) ** 2)) + 3.0 * np.exp(-(((phase - 0.77) / 0.04) ** 2))
     body += plates * (q > 0)
@@ -134,7 +134,7 @@ def _scapulae_humeri(frame: Frame, geom: FrontalGeometry) -> np.ndarray:
         top, bot = p.apex_y + 5.0, p.apex_y + 0.62 * geom.lung_height
         sl = frame.box(side * medial - 80, side * medial + 80, top - 60, bot + 10)
         Xs, Ys = frame.X[sl], frame.Y[sl]
-        t = np.clip((Ys - top) / (bot - top), 0.0, 1.0)
+        t = clip((Ys - top) / (bot - top), 0.0, 1.0)
         border = medial + 22.0 * t                     # the medial border leans outwards downwards
         dd = side * Xs - border
         plate = smooth_step(dd, 4.0) * smooth_step(bot - Ys, 20.0) * smooth_step(Ys - top + 40, 20.0)

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from training.synth.anatomy import SIDES, FrontalScene
+from training.synth.frame import clip
 from training.synth.patient import MU_LUNG, MU_SOFT
 
 
@@ -89,7 +90,7 @@ class Context:
         sl = sl or (slice(None), slice(None))
         lung = self.scene.lung[sl]
         dens = self.scene.density if np.isscalar(self.scene.density) else self.scene.density[sl]
-        self.extra[sl] += (MU_SOFT - MU_LUNG * dens) * np.clip(fraction, 0.0, 1.0) * lung
+        self.extra[sl] += (MU_SOFT - MU_LUNG * dens) * clip(fraction, 0.0, 1.0) * lung
 
     def add_mask(self, label: str, mask: np.ndarray) -> None:
         """Union ``mask`` into the ground truth of ``label``."""

@@ -75,7 +75,7 @@ def ellipsoid(frame: Frame, cx: float, cy: float, rx: float, ry: float, depth: f
     sl = box or frame.box(cx - rx, cx + rx, cy - ry, cy + ry)
     X, Y = frame.X[sl], frame.Y[sl]
     q = 1.0 - ((X - cx) / rx) ** 2 - ((Y - cy) / ry) ** 2
-    return sl, depth * np.sqrt(np.clip(q, 0.0, None))
+    return sl, depth * np.sqrt(clip(q, 0.0, None))
 
 
 def tube_segments(frame: Frame, pts: np.ndarray, radius: np.ndarray | float,
@@ -97,14 +97,24 @@ def tube_segments(frame: Frame, pts: np.ndarray, radius: np.ndarray | float,
             continue
         X, Y = frame.X[sl], frame.Y[sl]
         dx, dy = x1 - x0, y1 - y0
-        t = np.clip(((X - x0) * dx + (Y - y0) * dy) / max(dx * dx + dy * dy, 1e-6), 0.0, 1.0)
+        t = clip(((X - x0) * dx + (Y - y0) * dy) / max(dx * dx + dy * dy, 1e-6), 0.0, 1.0)
         d2 = (X - x0 - t * dx) ** 2 + (Y - y0 - t * dy) ** 2
-        path = 2.0 * np.sqrt(np.clip(r * r - d2, 0.0, None))
+        path = 2.0 * np.sqrt(clip(r * r - d2, 0.0, None))
         np.maximum(out[sl], path, out=out[sl])
     return out
 
 
+def clip(a, lo=None, hi=None):
+    """``np.clip`` through ``np.maximum``/``np.minimum``: the same values, several times faster on
+    float32 images with numpy 1.26 (the synthesizer calls it ~100 times per image)."""
+    if lo is not None:
+        a = np.maximum(a, lo)
+    if hi is not None:
+        a = np.minimum(a, hi)
+    return a
+
+
 def smooth_step(v: np.ndarray, width: float) -> np.ndarray:
     """0 for ``v <= -width/2``, 1 for ``v >= width/2``, smooth (cubic) in between."""
-    t = np.clip(v / max(width, 1e-6) + 0.5, 0.0, 1.0)
+    t = clip(v / max(width, 1e-6) + 0.5, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)

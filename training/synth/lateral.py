@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.synth.frame import Frame, ellipsoid, smooth_step, tube_segments
+from training.synth.frame import Frame, clip, ellipsoid, smooth_step, tube_segments
 from training.synth.patient import Patient
 
 
@@ -45,7 +45,7 @@ class LateralGeometry:
         span = self.back - self.front
         dome = self.p.dome_y + (self.p.dome_left_drop if left else 0.0)
         rel = (z - (self.front + 0.45 * span)) / span
-        return dome + self.p.dome_curve * (45.0 * rel ** 2 + 35.0 * np.clip(rel, 0.0, None) ** 2)
+        return dome + self.p.dome_curve * (45.0 * rel ** 2 + 35.0 * clip(rel, 0.0, None) ** 2)
 
     def heart(self) -> tuple[float, float, float, float]:
         """(z centre, y centre, z semi-axis, y semi-axis) of the heart silhouette."""
@@ -92,17 +92,17 @@ def build_lateral(p: Patient, frame: Frame) -> LateralScene:
     half_d = 0.5 * p.depth * (0.55 + 0.45 * smooth_step(Y - (p.apex_y - 30.0), 70.0))
     centre = 0.5 * p.depth * 0.25 * (1.0 - smooth_step(Y - (p.apex_y - 30.0), 70.0))
     width = 2.0 * (p.half_width + 12.0 + p.wall) * (0.5 + 0.5 * smooth_step(Y - (p.apex_y - 40.0), 60.0))
-    soft = width * np.sqrt(np.clip(1.0 - ((Z - centre) / half_d) ** 2, 0.0, 1.0))
+    soft = width * np.sqrt(clip(1.0 - ((Z - centre) / half_d) ** 2, 0.0, 1.0))
 
     span = g.back - g.front
     u = (Z - 0.5 * (g.front + g.back)) / (0.5 * span)
-    across = np.sqrt(np.clip(1.0 - np.abs(u) ** 3, 0.0, 1.0))
+    across = np.sqrt(clip(1.0 - np.abs(u) ** 3, 0.0, 1.0))
     top = g.top(Z)
     lung = np.zeros_like(Z)
     lung_width = 2.0 * 0.75 * (p.half_width - p.mediastinum_hw)
     for left in (False, True):
         bot = g.bottom(Z, left)
-        vert = np.sqrt(np.clip((Y - top) / 35.0, 0.0, 1.0) * np.clip((bot - Y) / 4.0, 0.0, 1.0))
+        vert = np.sqrt(clip((Y - top) / 35.0, 0.0, 1.0) * clip((bot - Y) / 4.0, 0.0, 1.0))
         lung += 0.5 * lung_width * across * vert * (np.abs(u) < 1.0)
     lung_mask = (lung > 4.0) & (Y > top) & (Y < g.bottom(Z, True))
 
@@ -130,7 +130,7 @@ def _lateral_bones(frame: Frame, g: LateralGeometry) -> np.ndarray:
     phase = ((Y - p.apex_y) / height) % 1.0
     lean = 0.12 * (Y - p.apex_y)                     # thoracic kyphosis, posterior convex
     zz = Z - zc - lean * 0.15
-    body = np.clip(1.0 - (zz / 17.0) ** 2, 0.0, None)
+    body = clip(1.0 - (zz / 17.0) ** 2, 0.0, None)
     bone = 14.0 * np.sqrt(body) * (phase < 0.8) + 6.0 * (body > 0) * (
         np.exp(-(((phase - 0.03) / 0.04) ** 2)) + np.exp(-(((phase - 0.77) / 0.04) ** 2)))
     bone += 7.0 * np.exp(-(((zz - 32.0) / 8.0) ** 2)) * (np.abs(phase - 0.4) < 0.3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.synth.context import FindingSpec
-from training.synth.frame import Frame, ellipsoid, smooth_step, tube_segments
+from training.synth.frame import Frame, clip, ellipsoid, smooth_step, tube_segments
 from training.synth.lateral import LateralScene, build_lateral
 from training.synth.patient import MU_BONE, MU_CALCIUM, MU_LUNG, MU_METAL, MU_SOFT, Patient, with_changes
 from training.synth.render import SynthImage, attenuation, expose, exposed_region
@@ -19,7 +19,7 @@ class _Lat:
         self.masks: dict[str, np.ndarray] = {}
 
     def fill(self, frac: np.ndarray) -> None:
-        self.extra += (MU_SOFT - MU_LUNG * self.s.geom.p.lung_density) * np.clip(frac, 0, 1) * self.s.lung
+        self.extra += (MU_SOFT - MU_LUNG * self.s.geom.p.lung_density) * clip(frac, 0, 1) * self.s.lung
 
     def mask(self, label: str, m: np.ndarray) -> None:
         self.masks[label] = self.masks.get(label, np.zeros(m.shape, bool)) | m.astype(bool)
@@ -49,7 +49,7 @@ def _draw(L: _Lat, spec: FindingSpec, placements) -> None:
     elif label == "Effusion":
         y_sulcus = float(g.bottom(np.float32(g.back - 5.0), True))
         height = 15.0 + 110.0 * sev ** 1.3
-        rel = np.clip((Z - g.front) / (g.back - g.front), 0, 1)
+        rel = clip((Z - g.front) / (g.back - g.front), 0, 1)
         frac = smooth_step(Y - (y_sulcus - height * (0.15 + 0.85 * rel ** 2)), 8.0)
         L.fill(frac)
         L.extra += MU_SOFT * 0.4 * frac * 60.0 * sev * (Y < g.bottom(Z, True) + 30) * (rel > 0.4)

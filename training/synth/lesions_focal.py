@@ -5,7 +5,7 @@ import numpy as np
 
 from training.synth.bones import rib_model
 from training.synth.context import Context, FindingSpec
-from training.synth.frame import ellipsoid, tube_segments
+from training.synth.frame import clip, ellipsoid, tube_segments
 from training.synth.patient import MU_BONE, MU_CALCIUM, MU_LUNG, MU_METAL, MU_SOFT
 
 # inclusive diameter ranges, mm (Fleischner: nodule < 30 mm, mass >= 30 mm)
@@ -163,7 +163,7 @@ def support_devices(ctx: Context, spec: FindingSpec) -> None:
                 sl, loop = ellipsoid(f, mid + rng.normal(0, 1.5), y, 5.0, 3.0, 1.6)
                 ring = (loop > 0) & (loop < 1.2)
                 metal[sl] = np.maximum(metal[sl], 4.0 * ring)
-    ctx.extra += MU_METAL * metal + MU_SOFT * 6.0 * np.clip(plastic, 0.0, 2.6)
+    ctx.extra += MU_METAL * metal + MU_SOFT * 6.0 * clip(plastic, 0.0, 2.6)
     ctx.add_mask("Support Devices", (metal > 0) | (plastic > 0))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.synth.context import Context, FindingSpec
-from training.synth.frame import smooth_step, tube_segments
+from training.synth.frame import clip, smooth_step, tube_segments
 from training.synth.patient import MU_LUNG, MU_SOFT
 
 
@@ -29,10 +29,10 @@ def effusion(ctx: Context, spec: FindingSpec) -> None:
         d, lat, med, top, bot = _side_geometry(ctx, sign)
         _, y_cp = ctx.geom.costophrenic(sign)
         height = 16.0 + 130.0 * spec.severity ** 1.3 + ctx.rng.uniform(-3, 3)
-        rel = np.clip((d - med) / np.maximum(lat - med, 1.0), 0.0, 1.0)
+        rel = clip((d - med) / np.maximum(lat - med, 1.0), 0.0, 1.0)
         surface = y_cp + 15.0 - (height + 15.0) * (0.2 + 0.8 * rel ** 1.5)
         frac = smooth_step(Y - surface, 8.0) * (d > med - 5.0) * (d < lat + 2.0) * (Y < bot + 40.0)
-        fluid = frac * dmax * (0.35 + 0.5 * spec.severity) * np.sqrt(np.clip(1.2 - (1 - rel) ** 2, 0, 1))
+        fluid = frac * dmax * (0.35 + 0.5 * spec.severity) * np.sqrt(clip(1.2 - (1 - rel) ** 2, 0, 1))
         lung = ctx.scene.lung
         displaced = np.minimum(fluid, lung)
         ctx.extra += (MU_SOFT - MU_LUNG * ctx.geom.p.lung_density) * displaced
@@ -50,7 +50,7 @@ def prepare_pneumothorax(ctx: Context, spec: FindingSpec) -> None:
         d, lat, med, top, bot = _side_geometry(ctx, sign)
         gap = 5.0 + 45.0 * spec.severity ** 1.2 + ctx.rng.uniform(-2, 3)
         extent = (0.3 + 0.6 * spec.severity) * ctx.geom.lung_height
-        w = gap * np.clip(1.0 - (Y - ctx.geom.p.apex_y) / extent, 0.0, 1.0) ** 0.7
+        w = gap * clip(1.0 - (Y - ctx.geom.p.apex_y) / extent, 0.0, 1.0) ** 0.7
         inward = np.minimum(lat - d, (Y - top) * 0.8)
         lung = ctx.lung_side(sign)
         region = lung & (inward < w) & (w > 0.5)
@@ -80,7 +80,7 @@ def consolidation(ctx: Context, spec: FindingSpec) -> None:
             weight[sl] = np.maximum(weight[sl], np.exp(-q ** 1.5))
             ctx.placements.append((spec.label, x, y, 2.0 * r))
         tex = ctx.texture()
-        frac = density * np.clip(1.6 * weight * (0.55 + 0.7 * tex) - 0.15, 0.0, 1.0)
+        frac = density * clip(1.6 * weight * (0.55 + 0.7 * tex) - 0.15, 0.0, 1.0)
         frac *= ctx.lung_side(sign)
         if lobar or "bronchogram" in spec.words:
             frac = _air_bronchograms(ctx, frac, sign, weight)
@@ -105,7 +105,7 @@ def _air_bronchograms(ctx: Context, frac: np.ndarray, sign: float, weight: np.nd
             x, y = pts[-1]
             pts.append((x + 9.0 * np.cos(ang), y + 9.0 * np.sin(ang)))
         tube_segments(f, np.array(pts), np.linspace(1.8, 0.9, 4), out=tubes)
-    return frac * (1.0 - 0.7 * np.clip(tubes / 3.0, 0.0, 1.0) * (weight > 0.5))
+    return frac * (1.0 - 0.7 * clip(tubes / 3.0, 0.0, 1.0) * (weight > 0.5))
 
 
 def atelectasis(ctx: Context, spec: FindingSpec) -> None:
@@ -149,7 +149,7 @@ def edema(ctx: Context, spec: FindingSpec) -> None:
             seg = np.array([[x_wall, y], [x_wall - sign * rng.uniform(10, 20), y + rng.normal(0, 1.5)]])
             tube_segments(f, seg, 0.8 + 0.4 * spec.severity, out=lines)
         lines *= ctx.lung_side(sign)
-        ctx.fill(np.clip(lines / 4.0, 0.0, 1.0) * 0.8)
+        ctx.fill(clip(lines / 4.0, 0.0, 1.0) * 0.8)
         ctx.add_mask("Edema", mask | (lines > 0))
 
 
@@ -163,7 +163,7 @@ def fibrosis(ctx: Context, spec: FindingSpec) -> None:
         zone = spec.zone or ("upper" if rng.random() < 0.5 else "lower")
         y0, y1 = ctx.geom.zone_y(zone, sign)
         weight = smooth_step(f.Y - y0, 25.0) * smooth_step(y1 - f.Y, 25.0) * ctx.lung_side(sign)
-        frac = (0.25 + 0.45 * spec.severity) * np.clip(net, 0.0, 1.0) * weight
+        frac = (0.25 + 0.45 * spec.severity) * clip(net, 0.0, 1.0) * weight
         frac += 0.08 * spec.severity * weight
         ctx.fill(frac)
         ctx.add_mask("Fibrosis", weight > 0.5)

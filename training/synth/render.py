@@ -8,12 +8,11 @@ MTF, collimate, and quantise to 12 bits. MONOCHROME1 files store the inverted va
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
-from training.synth.frame import Frame
+from training.synth.frame import Frame, clip
 from training.synth.patient import MU_BONE, MU_LUNG, MU_SOFT, Patient
 
 BITS_STORED = 12
@@ -43,25 +42,26 @@ def attenuation(soft: np.ndarray, lung: np.ndarray, density: np.ndarray | float,
     return a.astype(np.float32)
 
 
-@lru_cache(maxsize=8)
-def _upsampler(n_out: int, n_in: int, factor: int) -> np.ndarray:
-    """Linear-interpolation matrix (n_out, n_in) from a grid decimated by ``factor``."""
+def _lerp_axis(small: np.ndarray, n_out: int, factor: int, axis: int) -> np.ndarray:
+    """Linear interpolation along ``axis`` from a grid decimated by ``factor`` to ``n_out`` samples.
+
+    Plain gathers and multiply-adds (no BLAS: a threaded matrix product spins the second core for
+    nothing on images this small).
+    """
+    n_in = small.shape[axis]
     pos = np.clip((np.arange(n_out) - (factor - 1) / 2) / factor, 0, n_in - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n_in - 1)
-    w = (pos - lo).astype(np.float32)
-    m = np.zeros((n_out, n_in), np.float32)
-    m[np.arange(n_out), lo] += 1.0 - w
-    m[np.arange(n_out), hi] += w
-    return m
+    shape = [1, 1]
+    shape[axis] = n_out
+    w = (pos - lo).astype(np.float32).reshape(shape)
+    return np.take(small, lo, axis=axis) * (1.0 - w) + np.take(small, hi, axis=axis) * w
 
 
 def _large_blur(a: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian blur with a large sigma, computed on a 4x decimated copy and upsampled."""
     small = ndimage.gaussian_filter(a[::4, ::4], sigma_px / 4.0, mode="nearest")
-    rows = _upsampler(a.shape[0], small.shape[0], 4)
-    cols = _upsampler(a.shape[1], small.shape[1], 4)
-    return rows @ small @ cols.T
+    return _lerp_axis(_lerp_axis(small, a.shape[0], 4, 0), a.shape[1], 4, 1)
 
 
 def expose(a: np.ndarray, p: Patient, frame: Frame, rng: np.random.Generator) -> Rendered:
@@ -70,7 +70,7 @@ def expose(a: np.ndarray, p: Patient, frame: Frame, rng: np.random.Generator) ->
     lo, hi = np.percentile(sample, [3.0, 99.5])
     noise = rng.standard_normal(a.shape, dtype=np.float32)
     # quantum noise: relative std grows as exp(a/2) (fewer photons behind dense tissue)
-    sigma_n = p.noise * np.exp(np.clip(0.5 * (a - lo), 0.0, 3.0))
+    sigma_n = p.noise * np.exp(clip(0.5 * (a - lo), 0.0, 3.0))
     signal = a + sigma_n * noise
     blur_px = p.blur / frame.spacing
     if blur_px > 0.3:
@@ -88,7 +88,7 @@ def expose(a: np.ndarray, p: Patient, frame: Frame, rng: np.random.Generator) ->
     out = np.ones_like(z)
     out[r0:r1, c0:c1] = z[r0:r1, c0:c1]
     offset, scale = 80.0, MAX_VALUE - 300.0
-    stored = np.rint(offset + scale * np.clip(out, 0.0, 1.0))
+    stored = np.rint(offset + scale * clip(out, 0.0, 1.0))
     window = (float(offset + 0.5 * scale), float(scale))
     if p.monochrome1:
         stored = MAX_VALUE - stored
