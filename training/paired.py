@@ -224,7 +224,7 @@ def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: in
     jobs = [(task, out, size, real, write_sr) for task in tasks]
     results: list[list[dict]] = []
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context().Pool(workers) as pool:
             for rows in pool.imap(_work, jobs, chunksize=4):
                 results.append(rows)
                 yield len(results), len(jobs)
