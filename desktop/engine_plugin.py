@@ -99,7 +99,8 @@ class EnginePanel(QtWidgets.QWidget):
 
         self.report.analyse_requested.connect(self.analyse_text)
         self._persist_options(context.settings)
-        self.findings.label_selected.connect(self.heatmap.select_label)
+        self._picked = None   # the finding the reader clicked for this image
+        self.findings.label_selected.connect(self._on_pick)
         context.image_changed.connect(self.on_image)
         rerun = QtGui.QAction("Re-run &findings", self, shortcut=QtGui.QKeySequence("Ctrl+R"))
         rerun.triggered.connect(self.run_image)
@@ -200,6 +201,7 @@ class EnginePanel(QtWidgets.QWidget):
         """A new image is on screen: analyse it (when the pack is ready)."""
         self.image = image
         self.image_prediction = None
+        self._picked = None
         self.heatmap.clear()
         self.similar.clear()
         self.start_pending_load()
@@ -221,9 +223,6 @@ class EnginePanel(QtWidgets.QWidget):
         if generation != self._generation:
             return
         self.image_prediction = prediction
-        top = max((f for f in prediction.findings if f.positive), key=lambda f: f.probability, default=None)
-        if top is not None:
-            self.heatmap.select_label(top.name)
         if self.similar.search is not None and prediction.findings:
             self.similar.run()
         if self.report.text.strip():
@@ -262,7 +261,16 @@ class EnginePanel(QtWidgets.QWidget):
 
     def _show(self, prediction, gate=None) -> None:
         self.findings.set_prediction(prediction, gate)
+        top = max((f for f in prediction.findings if f.positive), key=lambda f: f.probability, default=None)
+        name = self._picked or (top.name if top is not None else None)
+        if name is not None:  # the heatmap explains the strongest finding shown unless the reader picked one
+            self.heatmap.select_label(name)
+            self.findings.select_label(name)
         self.prediction_shown.emit(prediction)
+
+    def _on_pick(self, name: str) -> None:
+        self._picked = name
+        self.heatmap.select_label(name)
 
     def _on_error(self, title: str, error) -> None:
         self.findings.show_message(f"{title}: {error}")

@@ -157,3 +157,20 @@ def test_panel_options_persist(qtbot, settings_file, tiny_pack_dir):
     assert panel.heatmap.opacity.value() == 35
     assert panel.similar.mode_box.currentText() == "image"
     assert not panel.report.auto.isChecked()
+
+
+def test_heatmap_follows_the_strongest_shown_finding_until_the_reader_picks(ai_window, rg1_path):
+    open_and_wait(ai_window, rg1_path)
+    panel = engine_panel(ai_window)
+    shown = panel.findings.prediction
+    positives = [f for f in shown.findings if f.positive]
+    if positives:
+        assert panel.heatmap.label_box.currentText() == max(positives, key=lambda f: f.probability).name
+    tree = panel.findings.tree
+    last = tree.topLevelItem(tree.topLevelItemCount() - 1)
+    picked = last.text(0)
+    tree.setCurrentItem(last)  # the reader clicks a finding
+    assert panel.heatmap.label_box.currentText() == picked
+    panel.run_image()  # a re-analysis keeps the reader's pick
+    assert ai_window.runner.wait_idle(60)
+    assert panel.heatmap.label_box.currentText() == picked
