@@ -6,12 +6,15 @@ Run ``python bench/model.py`` (no arguments). It
 * re-scores the paired set's test split from the image files through ``Predictor`` (display →
   preprocess → model → temperature → threshold) in image-only, text-only and image+text modes:
   per-label AUROC, macro/micro AUROC, macro F1 at the pack's thresholds, ECE,
-* times ``predict`` at batch 1 on 2 threads (p50/p90) image-only and with a report, against a
-  baseline measured in the same run: the bare timm image encoder's forward pass,
+* times ``predict`` at batch 1 (p50/p90) image-only and with a report, with torch on 1 and on 2
+  threads, against a baseline measured in the same run: the bare timm image encoder's forward
+  pass. The machine's load average is recorded: on 2 cores shared with other jobs, 2 torch
+  threads were measured 15x slower than 1 (OpenMP threads waiting on busy cores),
 * reports peak RSS and the pack's size.
 """
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
@@ -69,10 +72,11 @@ def _percentiles(samples: list[float]) -> dict:
     return {"p50": statistics.median(ordered), "p90": ordered[int(0.9 * (len(ordered) - 1))], "n": len(ordered)}
 
 
-def _latency(predictor, image, report: str) -> dict:
+def _latency(predictor, image, report: str, threads: int) -> dict:
     import timm
     import torch
 
+    torch.set_num_threads(threads)
     def timed(fn) -> list[float]:
         fn()
         out = []
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pack", help="pack folder (default: the bundled pack)")
     parser.add_argument("--manifest", help="paired-set manifest CSV (default: the demo config's)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     pack_dir = Path(args.pack) if args.pack else bundled_pack_dir()
     pack, first_load = _load(pack_dir)
     _, warm_load = _load(pack_dir)
@@ -147,20 +151,26 @@ def main(argv: list[str] | None = None) -> int:
         image = display_float(read_image(sample_path))
     else:
         image = np.random.default_rng(0).random((1024, 1024)).astype(np.float32)
-    latency = _latency(predictor, image, report)
-    results["latency"] = latency
+    load_before = os.getloadavg()
+    by_threads = {n: _latency(predictor, image, report, n) for n in (1, 2)}
+    results["latency"] = {"threads_1": by_threads[1], "threads_2": by_threads[2],
+                          "load_average_1min_before_after": [load_before[0], os.getloadavg()[0]]}
+    latency = by_threads[1]
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tables.append(markdown_table(
         ["Figure", "value"],
-        [["predict p50, image only (ms)", latency["image_only_ms"]["p50"]],
-         ["predict p50, image + report (ms)", latency["with_report_ms"]["p50"]],
-         ["baseline: bare image encoder p50 (ms)", latency["baseline_bare_encoder_ms"]["p50"]],
+        [["predict p50, image only, 1 thread (ms)", latency["image_only_ms"]["p50"]],
+         ["predict p50, image + report, 1 thread (ms)", latency["with_report_ms"]["p50"]],
+         ["baseline: bare image encoder p50, 1 thread (ms)", latency["baseline_bare_encoder_ms"]["p50"]],
          ["ratio image-only / baseline", latency["ratio_image_only_to_baseline"]],
+         ["predict p50, image only, 2 threads (ms)", by_threads[2]["image_only_ms"]["p50"]],
+         ["predict p50, image + report, 2 threads (ms)", by_threads[2]["with_report_ms"]["p50"]],
+         ["load average (1 min) before → after timing", f"{load_before[0]:.1f} → {os.getloadavg()[0]:.1f}"],
          ["import torch/timm/transformers (s)", imports],
          ["pack load after imports, first (s)", first_load], ["pack load, warm (s)", warm_load],
          ["pack size (MB)", size_mb], ["peak RSS (MB)", results["peak_rss_mb"]]]))
     markdown = ("## Model (bundled pack)\n\nTest split of the synthetic paired set, scored from the image files "
-                "through the real inference path; 2 threads, batch 1. Text and image+text scores partly re-read "
+                "through the real inference path; batch 1. Text and image+text scores partly re-read "
                 "the labels' source (the labels come from the same reports).\n\n" + "\n\n".join(tables))
     write_results("model", results, markdown)
     print(markdown)

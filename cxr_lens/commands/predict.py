@@ -19,7 +19,9 @@ def register(subparsers) -> None:
     group.add_argument("--report", help="report text to fuse with the image")
     group.add_argument("--report-file", help="file holding the report text (UTF-8)")
     parser.add_argument("--pack", help="model pack folder (default: the bundled pack)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the model (default 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for the model (default 1: the model is small, and a second thread "
+                             "slowed it 15x when other jobs shared the cores)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(func=run)
 

@@ -110,3 +110,18 @@ def test_cli_pack_info_and_verify(tiny_pack_dir, tiny_pack_copy):
     (tiny_pack_copy / "README.md").write_text("changed")
     result = _cli("pack", "verify", str(tiny_pack_copy))
     assert result.returncode == 2 and "README.md" in result.stderr
+
+
+def test_bundled_pack_verifies_and_states_its_limits():
+    from engine.resources import bundled_pack_dir
+
+    folder = bundled_pack_dir()
+    if not (folder / MANIFEST).is_file():
+        pytest.skip("no bundled pack (build it with `python -m training all`)")
+    pack = load_pack(folder)
+    manifest = pack.manifest
+    assert "not for clinical use" in manifest["intended_use"]
+    assert sum(entry["bytes"] for entry in manifest["files"].values()) < 60e6
+    assert set(manifest["metrics"]["modes"]) == {"image", "text", "joint"}
+    card = (folder / "README.md").read_text()
+    assert "synthetic" in card.lower() and "re-read" in card
