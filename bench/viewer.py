@@ -194,6 +194,7 @@ def _explain_job(runner, predictor, image, method: str):
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
     files = _data_files()
     pack, pack_kind = _pack_dir(work)
@@ -213,6 +214,8 @@ def main() -> None:
         "stall_pack_load_cold_ms": {"max": max(c[1]["load_max_gap_ms"] for c in cold)},
     }
     results.update(_in_process(files, pack))
+    # other processes on the machine slow every figure; say how busy it was
+    results["load_average_1min"] = {"start": load_before, "end": os.getloadavg()[0]}
     stall_rows = [[key.removeprefix("stall_").removesuffix("_ms"), value["max"], value.get("median", "")]
                   for key, value in results.items() if key.startswith("stall_")]
     table = markdown_table(
@@ -222,7 +225,8 @@ def main() -> None:
          ["open next study (s, median)", results["open_next_study_s"]["median"],
           results["engine_read_display_s"]["median"], results["open_next_study_ratio_to_engine"]]])
     stalls = markdown_table(["work on the workers", "max gap (ms)", "median gap (ms)"], stall_rows)
-    section = (f"## Viewer\n\nPack: {pack_kind}. Baselines: a bare Qt window process; the engine's read + "
+    section = (f"## Viewer\n\nPack: {pack_kind}; 1-minute load average {load_before:.1f} at the start "
+               f"(other jobs share the 2 cores). Baselines: a bare Qt window process; the engine's read + "
                f"modality LUT without GUI; an idle event loop.\n\n{table}\n\nEvent-loop gaps of a 10 ms "
                f"QTimer (limit {STALL_LIMIT_MS:.0f} ms):\n\n{stalls}\n\nPeak RSS with the pack loaded: "
                f"{results['peak_rss_mb_with_pack']:.0f} MB.")
