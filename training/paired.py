@@ -15,6 +15,7 @@ Same ``--seed``, same files: every study's seed derives from (seed, report id), 
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import json
@@ -114,7 +115,8 @@ def index_real_images(folder: Path | None) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix.lower() in REAL_SUFFIXES}
 
 
-def build_study(task: StudyTask, out: Path, size: int, real: dict[str, Path], write_sr: bool) -> list[dict]:
+def build_study(task: StudyTask, out: Path, size: int, real: dict[str, Path], write_sr: bool,
+                severity_floor: float = 0.0) -> list[dict]:
     """Render and write one study; return its manifest rows (one per image)."""
     from training.synth import dicom_out
     from training.synth.patient import sample_patient
@@ -126,7 +128,7 @@ def build_study(task: StudyTask, out: Path, size: int, real: dict[str, Path], wr
     views = dict(task.views)
     frontal_id = next(i for i, role in task.images if role == "frontal")
     patient = sample_patient(rng, projection=views.get(frontal_id))
-    specs = specs_for_report(labels, list(task.mentions), rng)
+    specs = specs_for_report(labels, list(task.mentions), rng, severity_floor=severity_floor)
     roles = dict((role, image_id) for image_id, role in task.images)
     synth_ids = [i for i, _ in task.images if i not in real]
     images = draw_study(patient, specs, rng, lateral="lateral" in roles, rows=size, cols=size) if synth_ids else []
@@ -183,13 +185,12 @@ def manifest_columns() -> list[str]:
 
 
 def _work(job):
-    task, out, size, real, write_sr = job
-    return build_study(task, out, size, real, write_sr)
+    return build_study(*job)
 
 
 def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: int = 512,
                  limit: int | None = None, images: Path | None = None, workers: int = 2,
-                 write_sr: bool = True):
+                 write_sr: bool = True, severity_floor: float = 0.0):
     """Build the paired set; a generator yielding (studies done, total) and finally the manifest path.
 
     Parameters
@@ -208,6 +209,10 @@ def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: in
         Folder of real Open-i images named by image id; they win over synthetic ones.
     workers
         Processes rendering studies in parallel.
+    write_sr
+        Also write each report as a DICOM Basic Text SR.
+    severity_floor
+        See :func:`training.synth.spec.specs_for_report` (0 = the report-driven severities).
     """
     from training.openi import read_reports
 
@@ -221,7 +226,7 @@ def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: in
     tasks = plan_tasks(records, seed)
     log.info("%d reports planned (%d real images found)", len(tasks), len(real))
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(task, out, size, real, write_sr) for task in tasks]
+    jobs = [(task, out, size, real, write_sr, severity_floor) for task in tasks]
     results: list[list[dict]] = []
     if workers > 1:
         with multiprocessing.get_context().Pool(workers) as pool:
@@ -257,6 +262,19 @@ def summarise(rows: list[dict], seed: int, size: int) -> dict:
     }
 
 
+def _ranged(kind, lo, hi):
+    """An argparse type: ``kind(text)`` within [lo, hi], else a usage error (exit 1)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not in {lo}..{hi}")
+        return value
+    return parse
+
+
 def register(subparsers) -> None:
     """Add the ``synth`` step: ``python -m training synth [--out DIR] [--images DIR] …``."""
     parser = subparsers.add_parser("synth", help="build the paired set: Open-i reports + synthetic radiographs")
@@ -266,10 +284,13 @@ def register(subparsers) -> None:
     parser.add_argument("--images", type=Path, default=None,
                         help="folder of real Open-i images (PNG/JPEG/DICOM named by image id); they win")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=512, help="image rows/cols of synthetic images")
+    parser.add_argument("--size", type=_ranged(int, 64, 4096), default=512,
+                        help="image rows/cols of synthetic images, 64..4096 (default 512)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N reports")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-sr", action="store_true", help="do not write the DICOM Basic Text SR")
+    parser.add_argument("--severity-floor", type=_ranged(float, 0.0, 0.99), default=0.0,
+                        help="0..1: draw every finding at least this conspicuous (default 0: as the report says)")
     parser.set_defaults(func=run)
 
 
@@ -278,11 +299,9 @@ def run(args) -> int:
     from training.openi import REPORTS_ARCHIVE, find_openi_dir
 
     reports = args.reports or find_openi_dir() / REPORTS_ARCHIVE
-    if args.size < 64 or args.size > 4096:
-        raise EngineError(f"--size {args.size} is out of range", hint="use 64..4096 pixels (512 recommended)")
     manifest = None
     for item in build_paired(reports, args.out, args.seed, args.size, args.limit, args.images,
-                             max(args.workers, 1), not args.no_sr):
+                             max(args.workers, 1), not args.no_sr, args.severity_floor):
         if isinstance(item, Path):
             manifest = item
         elif item[0] % 200 == 0 or item[0] == item[1]:

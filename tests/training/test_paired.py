@@ -111,3 +111,14 @@ def test_synth_step_is_registered_and_runs(reports_dir, tmp_path):
     assert {r["study_id"] for r in rows} == {"CXR901", "CXR902"} and all(r["sr_path"] == "" for r in rows)
     assert (out / "summary.json").is_file()
     assert main(["synth", "--reports", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+def test_out_of_range_options_are_usage_errors(tmp_path):
+    from training.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "--size", "8", "--out", str(tmp_path)])
+    assert exc.value.code == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "--severity-floor", "1.5", "--out", str(tmp_path)])
+    assert exc.value.code == 1

@@ -213,3 +213,12 @@ def test_projection_can_be_fixed_and_keeps_normal_hearts_normal():
         assert ap.projection == "AP" and pa.projection == "PA"
         assert ap.ctr < 0.5 and pa.ctr < 0.5
         assert ap.half_width == pa.half_width      # the rest of the patient is the same draw
+
+
+def test_severity_floor_lifts_subtle_findings():
+    from training.synth.spec import Mention
+    labels = {"Nodule": "positive"}
+    mentions = [Mention("Nodule", "positive", "Tiny nodule in the right upper lobe.", 5)]
+    plain = specs_for_report(labels, mentions, np.random.default_rng(1))
+    lifted = specs_for_report(labels, mentions, np.random.default_rng(1), severity_floor=0.5)
+    assert plain[0].severity <= 0.4 and lifted[0].severity == pytest.approx(0.5 + 0.5 * plain[0].severity)

@@ -79,7 +79,7 @@ def parse_location(sentence: str, offset: int = 0) -> tuple[tuple[str, ...], str
 
 
 def specs_for_report(labels: dict[str, str], mentions: list[Mention], rng: np.random.Generator,
-                     uncertain_draw_p: float = 0.5) -> list[FindingSpec]:
+                     uncertain_draw_p: float = 0.5, severity_floor: float = 0.0) -> list[FindingSpec]:
     """Finding specs to draw for a report.
 
     Parameters
@@ -92,6 +92,10 @@ def specs_for_report(labels: dict[str, str], mentions: list[Mention], rng: np.ra
         Decides severities when the text gives none, and whether an uncertain finding is drawn.
     uncertain_draw_p
         Probability that an *uncertain* finding is drawn (then subtle: severity <= 0.4).
+    severity_floor
+        Maps every drawn severity ``s`` to ``floor + (1 - floor) * s``: 0 keeps the report-driven
+        range (subtle findings stay subtle); e.g. 0.35 makes every finding larger and denser, for a
+        data set that small from-scratch models can learn.
     """
     specs = []
     for label in SUPPORTED:
@@ -114,7 +118,8 @@ def specs_for_report(labels: dict[str, str], mentions: list[Mention], rng: np.ra
         if status == "uncertain":
             lo, hi = min(lo, 0.05), min(hi, 0.4)
         words = " ".join(m.sentence.lower() for m in own)
-        specs.append(FindingSpec(label, sides, zone, float(rng.uniform(lo, hi)), words))
+        severity = float(rng.uniform(lo, hi))
+        specs.append(FindingSpec(label, sides, zone, severity_floor + (1.0 - severity_floor) * severity, words))
     return specs
 
 
