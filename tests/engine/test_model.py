@@ -126,3 +126,53 @@ def test_token_head_gives_per_token_logits_added_to_image_logits():
     assert before.token_logits.shape == (2, h * w, len(model.config.labels))
     assert torch.allclose(after.logits - before.logits, before.token_logits.amax(dim=1), atol=1e-5)
     assert torch.equal(text_before, text_after)  # text-only mode has no image tokens
+
+
+def test_swin_encoder_tokens_come_from_nhwc_features():
+    from dataclasses import replace
+
+    config = replace(tiny_model_config(100), image_encoder="swin_tiny_patch4_window7_224",
+                     image_encoder_kwargs={"img_size": 64, "window_size": 4, "embed_dim": 16,
+                                           "depths": [1, 1], "num_heads": [1, 2]})
+    model = FusionModel(config).eval()
+    with torch.no_grad():
+        out = model(image=torch.randn(1, 1, 64, 64), need_attention=False)
+    assert out.image_grid == (8, 8) and out.image_tokens.shape == (1, 64, 32)
+
+
+def test_pretrained_image_weights_from_safetensors_with_rgb_stem(tmp_path):
+    import timm
+    from safetensors.torch import save_file
+
+    from engine.model import load_pretrained_image
+
+    config = tiny_model_config(100)
+    rgb = timm.create_model(config.image_encoder, pretrained=False, in_chans=3, num_classes=5,
+                            **config.image_encoder_kwargs)
+    path = tmp_path / "encoder.safetensors"
+    save_file({k: v.contiguous() for k, v in rgb.state_dict().items()}, str(path))
+    model = FusionModel(config)
+    missing = load_pretrained_image(model, path)
+    assert missing == []  # every encoder tensor came from the file
+    stem = "stem.0.weight"
+    assert torch.allclose(model.image_encoder.state_dict()[stem], rgb.state_dict()[stem].sum(1, keepdim=True))
+
+
+def test_pretrained_bert_folder_is_loaded_offline(tmp_path):
+    from dataclasses import replace
+
+    from transformers import BertConfig, BertModel
+
+    from engine.model import bert_config_from_folder, load_pretrained_text
+
+    bert = BertModel(BertConfig(vocab_size=90, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=40), add_pooling_layer=False)
+    bert.save_pretrained(tmp_path / "bert")
+    text = bert_config_from_folder(tmp_path / "bert")
+    assert text["vocab_size"] == 90 and text["hidden_size"] == 32
+    model = FusionModel(replace(tiny_model_config(90), text=text))
+    load_pretrained_text(model, tmp_path / "bert")
+    key = "embeddings.word_embeddings.weight"
+    assert torch.equal(model.text_encoder.state_dict()[key], bert.state_dict()[key])
+    with pytest.raises(ModelError):
+        load_pretrained_text(model, tmp_path / "missing")

@@ -43,12 +43,7 @@ def _make_paired_set(folder, n=112, seed=0):
     return manifest
 
 
-def test_pipeline_builds_a_loadable_pack(tmp_path):
-    from engine.pack import load_pack
-    from engine.predict import Predictor
-    from training.pipeline import build_pack
-
-    manifest = _make_paired_set(tmp_path)
+def _tiny_config(tmp_path, manifest, epochs: int) -> dict:
     config = yaml.safe_load(open("training/configs/demo.yaml"))
     config["data"] = {"manifest": str(manifest), "cache_dir": str(tmp_path / "cache")}
     config["preprocessing"]["size"] = 64
@@ -57,9 +52,36 @@ def test_pipeline_builds_a_loadable_pack(tmp_path):
                                  "intermediate_size": 64, "max_position_embeddings": 64},
                            max_text_tokens=32, fusion_dim=32, fusion_heads=2, embed_dim=16)
     config["tokenizer"]["vocab_size"] = 200
-    config["train"].update(epochs=3, batch_size=16, warmup_steps=2)
+    config["train"].update(epochs=epochs, batch_size=16, warmup_steps=2)
     config["runs_dir"] = str(tmp_path / "runs")
     config["index"] = None
+    return config
+
+
+def test_training_resumes_from_last_checkpoint(tmp_path):
+    from training.runs import read_json, write_json
+    from training.train import train
+
+    manifest = _make_paired_set(tmp_path)
+    run = train(_tiny_config(tmp_path, manifest, epochs=1))
+    config = read_json(run / "config.json")
+    config["train"]["epochs"] = 2  # as if the run had been stopped after its first epoch
+    write_json(run / "config.json", config)
+    assert train(config, resume=run) == run
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2]
+    import torch
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 2 * (64 // 16)  # the second epoch continued the step count, not restarted it
+
+
+def test_pipeline_builds_a_loadable_pack(tmp_path):
+    from engine.pack import load_pack
+    from engine.predict import Predictor
+    from training.pipeline import build_pack
+
+    manifest = _make_paired_set(tmp_path)
+    config = _tiny_config(tmp_path, manifest, epochs=3)
     config_path = tmp_path / "tiny.yaml"
     config_path.write_text(yaml.safe_dump(config))
 
