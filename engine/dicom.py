@@ -51,6 +51,10 @@ SUPPORTED_PHOTOMETRIC = {
 }
 
 
+class NotAnImage(DicomError):
+    """A valid DICOM document without pixels (a structured report, presentation state, PDF …)."""
+
+
 @dataclass(frozen=True)
 class FileError:
     """A file that could not be read, and why (the message says what to do)."""
@@ -147,7 +151,8 @@ class Study:
 
 @dataclass(frozen=True)
 class ReadResult:
-    """What a read found: studies, one error per unreadable file, and quietly skipped files."""
+    """What a read found: studies, one error per unreadable file, and skipped files (DICOM
+    documents such as structured reports, and non-image files met while walking a folder)."""
 
     studies: tuple[Study, ...]
     errors: tuple[FileError, ...]
@@ -221,6 +226,9 @@ def read_path(path: str | Path) -> ReadResult:
             if candidate.name.upper() == "DICOMDIR" and path.is_dir():
                 continue  # its files are found by the walk itself
             images.append(read_image(candidate))
+        except NotAnImage as document:
+            log.debug("%s", document)
+            skipped.append(candidate)
         except DicomError as error:
             errors.append(FileError(candidate, str(error)))
     return ReadResult(group_studies(images), tuple(errors), tuple(skipped))
@@ -334,8 +342,11 @@ def _read_dicom_header(path: Path, force: bool) -> Image:
         if _has_pixel_data_tag(path):
             raise DicomError("the pixel data is truncated or damaged (the file ends inside it)",
                              path=path, hint="the file was cut short; copy it again from the source")
-        raise DicomError("the file has no pixel data (it is a report, structured data or "
-                         "presentation state)", path=path, hint="open an image file of the study")
+        if _is_document_class(dataset):
+            raise NotAnImage(f"a DICOM document, not an image ({dataset.SOPClassUID.name})", path=path,
+                             hint="open an image file of the study")
+        raise DicomError("the file has no pixel data", path=path,
+                         hint="it may be damaged or incomplete; open another image of the study")
     _check_pixel_length(dataset, path)
     facts = header_facts(dataset, path)
     if facts["photometric"] not in SUPPORTED_PHOTOMETRIC:
@@ -343,6 +354,13 @@ def _read_dicom_header(path: Path, force: bool) -> Image:
                          path=path, hint=f"supported: {', '.join(sorted(SUPPORTED_PHOTOMETRIC))}")
     return Image(path=path, kind="dicom", modality_lut=modality_lut_from(dataset),
                  voi=voi_from(dataset), **facts)
+
+
+def _is_document_class(dataset) -> bool:
+    """True for SOP classes that never hold pixels: SR, key objects, presentation states, PDFs."""
+    uid = str(dataset.get("SOPClassUID", ""))
+    return uid.startswith(("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.11.",
+                           "1.2.840.10008.5.1.4.1.1.104."))
 
 
 def _check_pixel_length(dataset, path: Path) -> None:
@@ -408,6 +426,6 @@ def _missing(plugin: str) -> bool:
 
 
 __all__ = [
-    "FileError", "Image", "ModalityLut", "ReadResult", "Series", "Study", "VoiLut", "Window",
+    "FileError", "Image", "NotAnImage", "ModalityLut", "ReadResult", "Series", "Study", "VoiLut", "Window",
     "group_studies", "read_image", "read_path", "read_tags", "sniff_kind",
 ]

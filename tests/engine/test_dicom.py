@@ -166,3 +166,22 @@ def test_dicomdir_reads_referenced_files(pydicom_data_dir, tmp_path):
 def test_missing_path_is_a_dicom_error(tmp_path):
     with pytest.raises(DicomError, match="no such file"):
         read_path(tmp_path / "nope")
+
+
+def test_structured_report_in_a_folder_is_skipped_not_an_error(tmp_path, rg1_path):
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    shutil.copy(rg1_path, tmp_path / "image.dcm")
+    report = Dataset()
+    report.file_meta = FileMetaDataset()
+    report.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    report.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR
+    report.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    report.SOPClassUID, report.SOPInstanceUID = report.file_meta.MediaStorageSOPClassUID, generate_uid()
+    report.Modality = "SR"
+    report.save_as(tmp_path / "report_sr.dcm", enforce_file_format=True)
+    result = read_path(tmp_path)
+    assert len(result.images) == 1 and not result.errors
+    assert [p.name for p in result.skipped] == ["report_sr.dcm"]
+    with pytest.raises(DicomError, match="document, not an image"):
+        read_image(tmp_path / "report_sr.dcm")
