@@ -150,7 +150,6 @@ def load_pack(pack_dir: str | Path, run_selftest: bool = True) -> Pack:
     PackError
         When anything is missing, altered, of a newer schema, or the selftest fails.
     """
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -176,16 +175,12 @@ def load_pack(pack_dir: str | Path, run_selftest: bool = True) -> Pack:
     return pack
 
 
-def _selftest_inputs(pack_dir: Path):
-    from safetensors.torch import load_file
-    return load_file(str(pack_dir / SELFTEST))
-
-
 def selftest(pack: Pack) -> float:
     """Run the stored selftest input; raise PackError if the logits differ; return the max error."""
     import torch
+    from safetensors.torch import load_file
 
-    data = _selftest_inputs(pack.path)
+    data = load_file(str(pack.path / SELFTEST))
     worst = 0.0
     with torch.inference_mode():
         image = data["image"].float()
