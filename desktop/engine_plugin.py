@@ -68,9 +68,6 @@ class EnginePlugin:
 class EnginePanel(QtWidgets.QWidget):
     """Findings on top; report, heatmap and similar cases in tabs below."""
 
-    prediction_shown = QtCore.Signal(object)   # the engine.Prediction now displayed
-    pack_loaded = QtCore.Signal(object)        # the Predictor, or None after a failure
-
     def __init__(self, context, pack_dir: Path | None):
         super().__init__()
         self.context = context
@@ -165,7 +162,6 @@ class EnginePanel(QtWidgets.QWidget):
         self.context.set_pack_text(f"Pack: {manifest['name']} {manifest['version']}", str(predictor.pack.path))
         self.heatmap.set_labels(predictor.labels)
         self.similar.set_predictor(predictor)
-        self.pack_loaded.emit(predictor)
         if self.image is not None:
             self.run_image()
         else:
@@ -176,7 +172,6 @@ class EnginePanel(QtWidgets.QWidget):
         self.similar.set_predictor(None)
         self.findings.show_message(f"No model pack loaded — AI panels are off.\n{error}\n"
                                    "Choose one with Analysis → Switch model pack….")
-        self.pack_loaded.emit(None)
         if explicit or Path(pack_dir).exists():
             self.context.show_error(f"Model pack {pack_dir} was refused", error)
         else:
@@ -266,7 +261,6 @@ class EnginePanel(QtWidgets.QWidget):
         if name is not None:  # the heatmap explains the strongest finding shown unless the reader picked one
             self.heatmap.select_label(name)
             self.findings.select_label(name)
-        self.prediction_shown.emit(prediction)
 
     def _on_pick(self, name: str) -> None:
         self._picked = name

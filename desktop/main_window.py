@@ -36,7 +36,6 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     image_shown = QtCore.Signal(object)      # engine Image, after its pixels are on screen
-    studies_loaded = QtCore.Signal(object)   # engine ReadResult
 
     def __init__(self, settings: QtCore.QSettings, runner: TaskRunner | None = None):
         super().__init__()
@@ -179,7 +178,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_read(self, path: Path, result) -> None:
         self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
         self.images = self.browser.set_studies(result.studies)
-        self.studies_loaded.emit(result)
         if result.errors:
             names = "\n".join(f"{e.path.name}: {e.reason}" for e in result.errors[:8])
             more = f"\n… and {len(result.errors) - 8} more" if len(result.errors) > 8 else ""

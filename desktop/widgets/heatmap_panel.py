@@ -66,8 +66,6 @@ class Legend(QtWidgets.QWidget):
 class HeatmapPanel(QtWidgets.QWidget):
     """Controls for one heatmap at a time; ``session`` is the engine panel (predictor, image, report)."""
 
-    heatmap_shown = QtCore.Signal(object)   # engine.Heatmap
-
     def __init__(self, context, session, lock):
         super().__init__()
         self.context, self.session, self._lock = context, session, lock
@@ -202,7 +200,6 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.session.report.show_attributions(heatmap.tokens, report or "")
         self.visible_box.setChecked(True)
         self._apply_overlay()
-        self.heatmap_shown.emit(heatmap)
 
     def _show_words(self, tokens) -> None:
         ranked = sorted(tokens, key=lambda t: -abs(t.score))[:8]

@@ -133,14 +133,6 @@ class ImageView(QtWidgets.QWidget):
         span = float(np.nanmax(data.values) - np.nanmin(data.values)) if data.values.size else 1.0
         self._wl_scale = max(span, 1e-6) / 1000.0
 
-    def clear(self) -> None:
-        """Show nothing."""
-        self.data = None
-        self.clear_measurements()
-        self.image_item.clear()
-        self.set_overlay(None)
-        self.set_corner_texts({})
-
     # ------------------------------------------------------------------ window / level
     def set_preset(self, name: str) -> None:
         """Apply a window preset (see :mod:`desktop.windowing`)."""

@@ -41,8 +41,6 @@ def case_image(case) -> tuple[ImageData, str]:
 class SimilarPanel(QtWidgets.QWidget):
     """Runs queries on the viewer's workers; ``session`` is the engine panel."""
 
-    results_shown = QtCore.Signal(object)   # engine SimilarResult
-
     def __init__(self, context, session, lock):
         super().__init__()
         self.context, self.session, self._lock = context, session, lock
@@ -148,7 +146,6 @@ class SimilarPanel(QtWidgets.QWidget):
                 item.setForeground(QtGui.QColor(theme.TEXT))
             item.setData(QtCore.Qt.UserRole, case)
             self.list.addItem(item)
-        self.results_shown.emit(result)
 
     def _open_case(self, item) -> None:
         case = item.data(QtCore.Qt.UserRole)

@@ -107,11 +107,6 @@ class StudyBrowser(QtWidgets.QTreeWidget):
             self.setCurrentItem(item)
             self.blockSignals(False)
 
-    @property
-    def images(self) -> list:
-        """Every image, in browser order."""
-        return list(self._images)
-
     def _on_selection(self) -> None:
         items = self.selectedItems()
         if items:
