@@ -186,6 +186,11 @@ class Predictor:
             score = float(ood_scores(output.image_embedding.numpy(), self.pack.gate_stats)[0])
             issues = verdict.issues + tuple(check_ood(score, self.ood_threshold))
             verdict = GateVerdict(issues, score, float(self.ood_threshold), verdict.checks + ("ood",))
+            if not verdict.accepted:  # far from the training data: withhold image-based findings
+                if report is None:
+                    timing["total"] = (time.perf_counter() - start) * 1000
+                    return Prediction("none", (), verdict, timing, geometry)
+                mode, output = "text", self.forward(None, [report])
         probs = self.probabilities(output.logits.numpy(), mode)[0]
         thresholds = self.thresholds[mode]
         findings = tuple(Finding(name, float(p), float(t), bool(p >= t))

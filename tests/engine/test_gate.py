@@ -45,7 +45,8 @@ def test_ood_score_separates_shifted_data():
     outside = ood_scores(rng.normal(loc=3.0, size=(200, 8)), stats)
     assert 0.85 < np.mean(inside <= threshold) < 1.0
     assert np.mean(outside > threshold) > 0.95
-    assert check_ood(float(outside[0]), threshold)[0].code == "ood"
+    assert check_ood(threshold * 1.2, threshold)[0].severity == "warn"
+    assert check_ood(threshold * 3.0, threshold)[0].severity == "refuse"
     assert check_ood(threshold - 1e-6, threshold) == []
 
 
@@ -68,3 +69,27 @@ def test_chest_cr_passes_metadata_and_pixels(rg1_path, tiny_predictor):
     assert result.gate.accepted and result.mode == "image"
     assert not {"modality", "blank", "colour", "aspect"} & {i.code for i in result.gate.issues}
     assert result.gate.ood_score is not None and len(result.findings) == 17
+
+
+@pytest.fixture(scope="module")
+def bundled_predictor():
+    from engine.predict import Predictor
+    from engine.resources import bundled_pack_dir
+
+    if not (bundled_pack_dir() / "manifest.json").is_file():
+        pytest.skip("no bundled pack")
+    return Predictor(bundled_pack_dir())
+
+
+@pytest.mark.parametrize("name", ["693_UNCR.dcm", "US1_UNCR.dcm"])
+def test_bundled_pack_refuses_non_chest_pixels_without_header(name, pydicom_data_dir, bundled_predictor):
+    """Bare pixels (as from a PNG: no modality to read) of a CT or US image are refused by the OOD score."""
+    from engine.dicom import read_image
+    from engine.display import display_float
+
+    pixels = display_float(read_image(pydicom_data_dir / name))
+    result = bundled_predictor.predict(pixels)
+    assert result.gate.status == "refuse" and result.mode == "none"
+    assert [i.code for i in result.gate.issues] == ["ood"]
+    with_report = bundled_predictor.predict(pixels, "No acute disease.")
+    assert with_report.mode == "text" and len(with_report.findings) == 17
