@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "CXR_LENS_SETTINGS"   # path of an INI file to use instead of the user's settings
 EXIT_OK, EXIT_INPUT = 0, 2
+SCREENSHOT_SIZE = (1600, 1000)
 
 
 def make_settings():
@@ -78,12 +79,13 @@ def run(path: str | Path | None = None, screenshot: str | Path | None = None, fr
     """
     app, window = build_window(fresh=fresh, pack=pack)
     _install_excepthook(window)
+    if screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)
     window.show()
     if path is not None:
         window.open_path(path)
     if screenshot is None:
         return app.exec()
-    window.resize(1600, 1000)
     window.runner.wait_idle(timeout_s)
     app.processEvents()
     window.grab().save(str(screenshot))

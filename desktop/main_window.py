@@ -190,6 +190,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._add_recent(path)
         self.setWindowTitle(f"CXR Lens — {path.name}")
+        if not result.errors:
+            self.statusBar().showMessage(f"{path.name}: {len(self.images)} image(s) in "
+                                         f"{len(result.studies)} stud{'y' if len(result.studies) == 1 else 'ies'}", 5000)
         self.show_image(self.images[0])
         for image in self.images:
             key = image_key(image)
