@@ -18,6 +18,7 @@ EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 1, 2
 # step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
 STEP_MODULES: dict[str, str] = {
     "fetch-openi": "training.fetch_openi",
+    "prepare": "training.prepare",
     "synth": "training.paired",
     "train": "training.train",
     "calibrate": "training.calibrate",
