@@ -30,7 +30,7 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors exit with code 1, not argparse's 2 (2 means bad input)."""
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse API
@@ -40,9 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every sub-command registered."""
-    parser = _Parser(prog="cxr-lens", description=__doc__.splitlines()[0])
+    parser = UsageParser(prog="cxr-lens", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
-    subparsers = parser.add_subparsers(dest="command", parser_class=_Parser)
+    subparsers = parser.add_subparsers(dest="command", parser_class=UsageParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser

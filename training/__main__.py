@@ -11,9 +11,9 @@ import importlib
 import logging
 import sys
 
+from cxr_lens.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, UsageParser
 from engine.errors import EngineError
 
-EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 1, 2
 
 # step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
 STEP_MODULES: dict[str, str] = {
@@ -29,19 +29,11 @@ STEP_MODULES: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors exit with code 1 (2 means unreadable input)."""
-
-    def error(self, message: str) -> None:  # noqa: D102 - argparse API
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every step in :data:`STEP_MODULES` registered."""
-    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0])
+    parser = UsageParser(prog="python -m training", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
-    subparsers = parser.add_subparsers(dest="step", parser_class=_Parser, metavar="STEP")
+    subparsers = parser.add_subparsers(dest="step", parser_class=UsageParser, metavar="STEP")
     for module in STEP_MODULES.values():
         importlib.import_module(module).register(subparsers)
     return parser
