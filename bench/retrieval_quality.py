@@ -78,7 +78,7 @@ def _latency(predictor, archive_folder: Path, records) -> dict:
         for record in records[:2]:  # warm-up: first calls load the labeler and allocate buffers
             search.query(image=read_image(record.image_path), report=record.text if mode == "joint" else None, mode=mode)
         times = []
-        for record in records[2:2 + LATENCY_QUERIES]:
+        for record in records[2:2 + LATENCY_QUERIES] or records[:LATENCY_QUERIES]:
             image = read_image(record.image_path)
             start = time.perf_counter()
             search.query(image=image, report=record.text if mode == "joint" else None, k=5, mode=mode)
