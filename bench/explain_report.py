@@ -10,26 +10,33 @@ from bench._common import markdown_table
 NAMES = {"gradcam": "Grad-CAM", "attention": "attention rollout", "ig": "Integrated Gradients (32 steps)"}
 
 
-def make_figure(figure_case, path: Path) -> None:
-    """The same case under each method, ground-truth outline in white; written to ``path``."""
+def make_figure(rows, path: Path) -> None:
+    """One row per case: the image with the ground-truth outline, then each method; saved to ``path``.
+
+    ``rows`` holds ``(finding, case id, image01, mask, {method: values}, why)`` tuples.
+    """
     from PIL import Image as PILImage, ImageDraw, ImageFont
 
     from engine.explain_overlay import draw_outline, render_overlay
 
-    finding, case_id, image01, mask, maps = figure_case
-    side = 360
-    grey = np.round(np.repeat(image01[..., None], 3, axis=2) * 255).astype(np.uint8)
-    panels = [("image + ground truth", draw_outline(grey, mask, (255, 255, 255), 3))]
-    panels += [(NAMES[m], draw_outline(render_overlay(image01, values), mask, (255, 255, 255), 3))
-               for m, values in maps.items()]
-    sheet = PILImage.new("RGB", (side * len(panels) + 8 * (len(panels) - 1), side + 60), (20, 20, 20))
+    side, gap, title_h, caption_h = 320, 8, 30, 30
+    columns = 1 + len(rows[0][4])
+    width = side * columns + gap * (columns - 1)
+    sheet = PILImage.new("RGB", (width, title_h + len(rows) * (side + caption_h)), (20, 20, 20))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=16)
-    for i, (title, rgb) in enumerate(panels):
-        sheet.paste(PILImage.fromarray(rgb).resize((side, side), PILImage.BILINEAR), (i * (side + 8), 30))
-        draw.text((i * (side + 8) + 8, 6), title, fill=(230, 230, 230), font=font)
-    draw.text((8, side + 36), f"{finding}, test case {case_id}: the first sampled Nodule/Mass case "
-              "(white outline: ground-truth mask; image-only input)", fill=(230, 230, 230), font=font)
+    titles = ["image + ground truth"] + [NAMES.get(m, m) for m in rows[0][4]]
+    for i, title in enumerate(titles):
+        draw.text((i * (side + gap) + 8, 6), title, fill=(230, 230, 230), font=font)
+    for r, (finding, case_id, image01, mask, maps, why) in enumerate(rows):
+        top = title_h + r * (side + caption_h)
+        grey = np.round(np.repeat(image01[..., None], 3, axis=2) * 255).astype(np.uint8)
+        panels = [draw_outline(grey, mask, (255, 255, 255), 3)]
+        panels += [draw_outline(render_overlay(image01, values), mask, (255, 255, 255), 3) for values in maps.values()]
+        for i, rgb in enumerate(panels):
+            sheet.paste(PILImage.fromarray(rgb).resize((side, side), PILImage.BILINEAR), (i * (side + gap), top))
+        draw.text((8, top + side + 6), f"{finding}, test case {case_id} ({why}); white outline: ground-truth "
+                  "mask; image-only input", fill=(230, 230, 230), font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
 
@@ -66,11 +73,11 @@ def markdown(results: dict) -> str:
         f"Pack **{pack['name']} {pack['version']}** ({source}); paired test split, frontal synthetic images, "
         f"up to {settings['per_finding']} sampled cases per focal finding, visited in turn until the time "
         "budget ends. Each map explains the finding's logit from the image alone (`attention_with_report`: "
-        "image + the case's report; `gradcam_stage-2`: Grad-CAM on the encoder's feature level before the "
-        "last; `hirescam`: Grad-CAM with per-position gradients; `ig_blur`: IG from a blurred baseline; deletion/insertion are run for the three shipped "
+        "image + the case's report; `hirescam`: Grad-CAM with per-position gradients; `ig_blur`: IG from a "
+        "blurred baseline; deletion/insertion are run for the three shipped "
         "methods and the baselines only). Deletion/insertion: the label's probability as the map's top "
         "pixels are replaced by (or restored from) a blurred copy, in "
-        f"{settings['curve_steps']} steps.",
+        f"{settings['curve_steps']} steps. The quality measures run on one torch thread, the runtimes on two.",
         markdown_table(header, rows),
         f"Best map by pointing game on all focal findings: **{t['best_method']}** at {t['best_pointing']:.3f} "
         f"(target ≥ 0.85: {'met' if t['best_pointing_met'] else 'not met'}). Above both baselines on "
