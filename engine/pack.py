@@ -15,7 +15,6 @@ runs the selftest; any failure raises :class:`PackError` saying what is wrong an
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.checksums import sha256_file
 from engine.errors import ModelError, PackError
 
 log = logging.getLogger(__name__)
@@ -67,15 +67,6 @@ class Pack:
     def label_names(self) -> tuple[str, ...]:
         """Label names in output order."""
         return tuple(entry["name"] for entry in self.manifest["labels"])
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_table(pack_dir: str | Path) -> dict[str, dict]:

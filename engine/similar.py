@@ -9,7 +9,6 @@ file, or a given case id) is never returned.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.checksums import sha256_file as file_sha256
 from engine.errors import SimilarIndexError
 from engine.similar_archive import CaseArchive
 from engine.similar_store import MODES, current_generation
@@ -137,15 +137,6 @@ def load_user_archive(root: str | Path, pack) -> CaseArchive | None:
                                 path=root, hint="use the pack it was made with, or delete the folder and run "
                                                 "`cxr-lens index add` again")
     return archive
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file (identifies a query's source file in the archives)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def study_key(image) -> str:

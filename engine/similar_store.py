@@ -17,7 +17,6 @@ are removed by the next writer.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.checksums import sha256_file
 from engine.errors import SimilarIndexError
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,6 @@ PAUSE_ENV = "CXR_LENS_TEST_PAUSE_MID_WRITE"
 def graph_file(mode: str) -> str:
     """File name of the hnswlib graph for ``mode``."""
     return f"{mode}.hnsw"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -126,7 +118,7 @@ def write_archive_folder(folder: Path, meta: dict, graphs: dict, cases: list[dic
     files = {}
     for path in written:
         _fsync_file(path)
-        files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, files=files)
     meta_path = folder / META
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -165,7 +157,7 @@ def read_archive_folder(folder: Path, verify: bool = True) -> tuple[dict, list[d
         path = folder / name
         if not path.is_file():
             raise SimilarIndexError(f"{name} is missing", path=folder, hint="the index is incomplete; rebuild it")
-        if verify and (path.stat().st_size != entry.get("bytes") or _sha256(path) != entry.get("sha256")):
+        if verify and (path.stat().st_size != entry.get("bytes") or sha256_file(path) != entry.get("sha256")):
             raise SimilarIndexError(f"{name} does not match its size or sha256 in index.json (damaged)",
                                     path=path, hint="rebuild the index")
     try:
