@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from cxr_lens.report_input import add_report_options, read_report_option
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="the overlay PNG to write")
     parser.add_argument("--npy", help="also save the float heatmap (rows, cols) in [0, 1] here")
     text = parser.add_mutually_exclusive_group()
-    text.add_argument("--report", help="report text read together with the image")
-    text.add_argument("--report-file", help="a UTF-8 text file holding the report")
+    add_report_options(text, "report text read together with the image")
     parser.add_argument("--steps", type=int, default=32, help="Integrated Gradients path steps (default 32)")
     parser.add_argument("--baseline", choices=BASELINES, default="black",
                         help="Integrated Gradients baseline image (default black)")
@@ -38,19 +38,6 @@ def register(subparsers) -> None:
                         help="explain even when the input gate refuses the image (not a frontal chest film)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(func=run)
-
-
-def _read_report(args) -> str | None:
-    if args.report_file is None:
-        return args.report
-    from engine.errors import ReportError
-
-    path = Path(args.report_file)
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReportError(f"cannot read the report: {error}", path=path,
-                          hint="give a UTF-8 text file") from error
 
 
 def run(args) -> int:
@@ -75,7 +62,7 @@ def run(args) -> int:
     if args.steps < 1 or not 0.0 < args.opacity <= 1.0:
         print("cxr-lens explain: --steps must be ≥ 1 and --opacity in (0, 1]", file=sys.stderr)
         return 1
-    report = _read_report(args)
+    report = read_report_option(args)
     image = read_image(args.file)
     image01 = display_float(image)
     verdict = run_gate(image01, image.modality, image.body_part, image.view_position)

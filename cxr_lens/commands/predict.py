@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from engine.errors import EngineError
+from cxr_lens.report_input import add_report_options, read_report_option
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("predict", help="findings for one image (and optionally its report)")
     parser.add_argument("file", help="DICOM, PNG or JPEG image")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--report", help="report text to fuse with the image")
-    group.add_argument("--report-file", help="file holding the report text (UTF-8)")
+    add_report_options(group, "report text to fuse with the image")
     parser.add_argument("--pack", help="model pack folder (default: the bundled pack)")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for the model (default 1: the model is small, and a second thread "
@@ -26,24 +25,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _read_report(args) -> str | None:
-    if args.report_file is None:
-        return args.report
-    path = Path(args.report_file)
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise EngineError(f"cannot read the report ({error})", path=path,
-                          hint="give a UTF-8 text file") from error
-
-
 def run(args) -> int:
     """Load the pack, read the image, predict, print."""
     from engine.dicom import read_image
     from engine.predict import Predictor
     from engine.resources import bundled_pack_dir
 
-    report = _read_report(args)
+    report = read_report_option(args)
     image = read_image(args.file)
     start = time.perf_counter()
     predictor = Predictor(args.pack or bundled_pack_dir(), threads=args.threads)

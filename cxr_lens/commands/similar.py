@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from engine.errors import EngineError
+from cxr_lens.report_input import add_report_options, read_report_option
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("similar", help="the most similar cases from the pack's and your archive")
     parser.add_argument("file", nargs="?", help="DICOM, PNG or JPEG image (optional with --text or --report)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--report", help="the query study's report text")
-    group.add_argument("--report-file", help="file holding the query's report text (UTF-8)")
+    add_report_options(group, "the query study's report text", "file holding the query's report text (UTF-8)")
     group.add_argument("--text", help='free-text query through the text encoder, e.g. "left basilar consolidation"')
     parser.add_argument("--k", type=int, default=5, help="number of cases (default 5)")
     parser.add_argument("--mode", choices=("image", "text", "joint"),
@@ -29,13 +28,6 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the model (default 2)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(func=run)
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise EngineError(f"cannot read the report ({error})", path=path, hint="give a UTF-8 text file") from error
 
 
 def _write_thumbnails(folder: Path, cases) -> list[str]:
@@ -61,7 +53,7 @@ def run(args) -> int:
     if args.k < 1:
         log.error("--k must be at least 1")
         return 1
-    report = _read_text(args.report_file) if args.report_file else args.report
+    report = read_report_option(args)
     if args.file is None and not (report or args.text):
         log.error("give an image FILE, a report (--report/--report-file) or a free-text query (--text)")
         return 1

@@ -1,0 +1,26 @@
+"""The ``--report TEXT | --report-file F`` options shared by predict, explain and similar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.errors import ReportError
+
+
+def add_report_options(group, text_help: str, file_help: str = "file holding the report text (UTF-8)") -> None:
+    """Add ``--report`` and ``--report-file`` to a (mutually exclusive) argument group."""
+    group.add_argument("--report", help=text_help)
+    group.add_argument("--report-file", help=file_help)
+
+
+def read_report_option(args) -> str | None:
+    """Return the report given by ``--report`` or read from ``--report-file`` (None when neither).
+
+    Raises ReportError naming the file when it cannot be read as UTF-8 text.
+    """
+    if args.report_file is None:
+        return args.report
+    path = Path(args.report_file)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReportError(f"cannot read the report ({error})", path=path, hint="give a UTF-8 text file") from error
