@@ -59,15 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         argv.append("view")
         args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    return run_parsed(args, "cxr-lens")
+
+
+def run_parsed(args, prog: str) -> int:
+    """Set up logging to stderr, run ``args.func`` and map engine errors to exit code 2."""
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.func(args) or EXIT_OK)
     except EngineError as error:
-        print(f"cxr-lens: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
-from cxr_lens.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, UsageParser
-from engine.errors import EngineError
+from cxr_lens.cli import EXIT_USAGE, UsageParser, run_parsed
 
 
 # step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
@@ -46,15 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return int(args.func(args) or EXIT_OK)
-    except EngineError as error:
-        print(f"training: {error}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        return 130
+    return run_parsed(args, "training")
 
 
 if __name__ == "__main__":
