@@ -30,7 +30,7 @@ from _common import markdown_table, write_results  # noqa: E402
 from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh  # noqa: E402
 from engine.report import POSITIVE, UNCERTAIN, label_many  # noqa: E402
 from engine.report_rules import MENTIONS  # noqa: E402
-from training.openi import REPORTS_ARCHIVE, find_openi_dir, read_reports  # noqa: E402
+from training.openi import read_reports, reports_path  # noqa: E402
 
 SPLIT_SEED = "cxr-lens-labeler-split-1"
 
@@ -99,7 +99,7 @@ def confusions(gold: list[set[str]], pred: list[set[str]], top: int = 8) -> list
 
 
 def main() -> int:
-    archive = find_openi_dir() / REPORTS_ARCHIVE
+    archive = reports_path()
     records, errors = read_reports(archive)
     gold = [set(labels_from_mesh(r.mesh_major)) for r in records]
 

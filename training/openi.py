@@ -96,6 +96,17 @@ def find_openi_dir() -> Path:
     )
 
 
+def reports_path(given: str | Path | None = None) -> Path:
+    """Return ``given`` (a .tgz, folder of XML or XML file), else the located ``NLMCXR_reports.tgz``."""
+    return Path(given) if given else find_openi_dir() / REPORTS_ARCHIVE
+
+
+def add_reports_option(parser) -> None:
+    """Add the ``--reports`` option the steps that read Open-i reports share."""
+    parser.add_argument("--reports", type=Path, default=None,
+                        help="NLMCXR_reports.tgz or a folder of XML (default: the located Open-i copy)")
+
+
 def read_view_positions(path: str | Path) -> dict[str, str]:
     """Return ``{image_id: View Position}`` from the Open-i DICOM metadata table.
 

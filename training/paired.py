@@ -28,6 +28,7 @@ import numpy as np
 
 from engine.errors import EngineError
 from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh
+from training.openi import add_reports_option, read_reports, reports_path
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,6 @@ def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: in
     severity_floor
         See :func:`training.synth.spec.specs_for_report` (0 = the report-driven severities).
     """
-    from training.openi import read_reports
-
     records, errors = read_reports(reports)
     for error in errors:
         log.warning("skipped report: %s", error)
@@ -278,8 +277,7 @@ def _ranged(kind, lo, hi):
 def register(subparsers) -> None:
     """Add the ``synth`` step: ``python -m training synth [--out DIR] [--images DIR] …``."""
     parser = subparsers.add_parser("synth", help="build the paired set: Open-i reports + synthetic radiographs")
-    parser.add_argument("--reports", type=Path, default=None,
-                        help="NLMCXR_reports.tgz or a folder of XML (default: the located Open-i copy)")
+    add_reports_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default data/paired)")
     parser.add_argument("--images", type=Path, default=None,
                         help="folder of real Open-i images (PNG/JPEG/DICOM named by image id); they win")
@@ -296,9 +294,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the ``synth`` step."""
-    from training.openi import REPORTS_ARCHIVE, find_openi_dir
-
-    reports = args.reports or find_openi_dir() / REPORTS_ARCHIVE
+    reports = reports_path(args.reports)
     manifest = None
     for item in build_paired(reports, args.out, args.seed, args.size, args.limit, args.images,
                              max(args.workers, 1), not args.no_sr, args.severity_floor):

@@ -46,12 +46,12 @@ def build_pack(config_path: str | Path, out_dir: str | Path, name: str, version:
 
 def _build_paired_set(out: Path) -> Path:
     """Run the synth step's builder with its defaults into ``out``; return the manifest path."""
-    from training.openi import REPORTS_ARCHIVE, find_openi_dir
+    from training.openi import reports_path
     from training.paired import build_paired
 
     log.info("the paired set is missing; building it in %s", out)
     result = None
-    for item in build_paired(find_openi_dir() / REPORTS_ARCHIVE, out):
+    for item in build_paired(reports_path(), out):
         if isinstance(item, Path):
             result = item
         elif item[0] % 500 == 0:

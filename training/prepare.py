@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.labels import labels_from_mesh
+from training.openi import add_reports_option, read_reports, reports_path
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,6 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "prepared"
 def prepare_reports(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0) -> dict:
     """Parse ``reports`` (.tgz, folder of XML or XML), label and split them; return counts."""
     from engine.report import label_many
-    from training.openi import read_reports
     from training.paired import assign_splits
 
     records, errors = read_reports(reports)
@@ -51,8 +51,7 @@ def prepare_reports(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0) -> di
 def register(subparsers) -> None:
     """Add the ``prepare`` step."""
     parser = subparsers.add_parser("prepare", help="parse, label and split the reports into reports.jsonl")
-    parser.add_argument("--reports", type=Path, default=None,
-                        help="NLMCXR_reports.tgz or a folder of XML (default: the located Open-i copy)")
+    add_reports_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default data/prepared)")
     parser.add_argument("--seed", type=int, default=0, help="split seed (the synth step's default is 0)")
     parser.set_defaults(func=run)
@@ -60,9 +59,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the ``prepare`` step."""
-    from training.openi import REPORTS_ARCHIVE, find_openi_dir
-
-    reports = args.reports or find_openi_dir() / REPORTS_ARCHIVE
+    reports = reports_path(args.reports)
     counts = prepare_reports(reports, args.out, args.seed)
     log.info("%d reports -> %s (%s)", counts["reports"], args.out / "reports.jsonl", counts["splits"])
     return 0
