@@ -35,6 +35,7 @@ METHODS = ("gradcam", "attention", "ig")
 # what the evaluation scores: name -> (method, options, with the report text); deletion/insertion
 # curves (the costly part) are run for the three methods as shipped and the baseline maps only
 VARIANTS = {"gradcam": ("gradcam", {}, False), "hirescam": ("gradcam", {"hires": True}, False),
+            "gradcam_stage-2": ("gradcam", {"stage": -2}, False),
             "attention": ("attention", {}, False), "attention_with_report": ("attention", {}, True),
             "ig": ("ig", {"steps": 32}, False), "ig_blur": ("ig", {"steps": 32, "baseline": "blur"}, False)}
 BASELINE_MAPS = ("random", "centre")

@@ -242,16 +242,16 @@ def build_paired(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0, size: in
         writer.writeheader()
         for rows in results:
             writer.writerows(rows)
-    summary = summarise([row for rows in results for row in rows], seed, size)
+    summary = summarise([row for rows in results for row in rows], seed, size, severity_floor)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     yield manifest
 
 
-def summarise(rows: list[dict], seed: int, size: int) -> dict:
+def summarise(rows: list[dict], seed: int, size: int, severity_floor: float = 0.0) -> dict:
     """Counts per split, view and label (drawn on frontal images, and report statuses)."""
     frontal = [r for r in rows if r["view"] not in LATERAL]
     return {
-        "seed": seed, "size": size, "images": len(rows), "studies": len({r["study_id"] for r in rows}),
+        "seed": seed, "size": size, "severity_floor": severity_floor, "images": len(rows), "studies": len({r["study_id"] for r in rows}),
         "frontal_images": len(frontal), "real_images": sum(r["source"] == "real" for r in rows),
         "studies_per_split": {s: len({r["study_id"] for r in rows if r["split"] == s}) for s, _ in SPLITS},
         "views": {v: sum(r["view"] == v for r in rows) for v in sorted({r["view"] for r in rows})},

@@ -29,7 +29,7 @@ def build_pack(config_path: str | Path, out_dir: str | Path, name: str, version:
     manifest = ROOT / config["data"]["manifest"]
     started = time.perf_counter()
     if not manifest.is_file():
-        _build_paired_set(manifest.parent)
+        _build_paired_set(manifest.parent, float(config["data"].get("synth", {}).get("severity_floor", 0.0)))
     run = train(config, resume)
     calibrate_run(run)
     evaluate_run(run)
@@ -44,14 +44,14 @@ def build_pack(config_path: str | Path, out_dir: str | Path, name: str, version:
     return pack
 
 
-def _build_paired_set(out: Path) -> Path:
-    """Run the synth step's builder with its defaults into ``out``; return the manifest path."""
+def _build_paired_set(out: Path, severity_floor: float) -> Path:
+    """Run the synth step's builder into ``out`` (default size and seed); return the manifest path."""
     from training.openi import reports_path
     from training.paired import build_paired
 
     log.info("the paired set is missing; building it in %s", out)
     result = None
-    for item in build_paired(reports_path(), out):
+    for item in build_paired(reports_path(), out, severity_floor=severity_floor):
         if isinstance(item, Path):
             result = item
         elif item[0] % 500 == 0:

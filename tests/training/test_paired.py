@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +106,11 @@ def test_synth_step_is_registered_and_runs(reports_dir, tmp_path):
 
     out = tmp_path / "cli"
     code = main(["synth", "--reports", str(reports_dir), "--out", str(out), "--size", "96", "--workers", "1",
-                 "--no-sr", "--limit", "2"])
+                 "--no-sr", "--limit", "2", "--severity-floor", "0.5"])
     assert code == 0
     rows = list(csv.DictReader(open(out / "manifest.csv", newline="")))
     assert {r["study_id"] for r in rows} == {"CXR901", "CXR902"} and all(r["sr_path"] == "" for r in rows)
-    assert (out / "summary.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["severity_floor"] == 0.5
     assert main(["synth", "--reports", str(tmp_path / "missing"), "--out", str(out)]) == 2
 
 
