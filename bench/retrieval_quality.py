@@ -32,10 +32,9 @@ def _embed_queries(predictor, records, batch_size: int = 16) -> tuple[dict[str, 
     for s in range(0, len(records), batch_size):
         chunk = records[s:s + batch_size]
         images = torch.cat([predictor.prepare(display_float(read_image(r.image_path)))[0] for r in chunk])
-        output = predictor.forward(images, [r.text for r in chunk])
-        out["image"].append(output.image_embedding.numpy())
-        out["text"].append(output.text_embedding.numpy())
-        out["joint"].append(output.joint_embedding.numpy())
+        vectors, _ = predictor.embed_batch(images, [r.text for r in chunk])
+        for mode in out:
+            out[mode].append(vectors[mode])
     ms = (time.perf_counter() - start) * 1000 / max(1, len(records))
     return {mode: np.concatenate(v).astype(np.float32) for mode, v in out.items()}, ms
 

@@ -88,9 +88,11 @@ class FusionOutput:
     logits
         ``(batch, labels)`` raw per-label logits.
     image_embedding, text_embedding
-        ``(batch, embed_dim)`` L2-normalised single-modality embeddings, or None when absent.
+        ``(batch, embed_dim)`` L2-normalised single-modality embeddings (trained to match each
+        other, InfoNCE; the gate's out-of-distribution score uses the image one), or None when absent.
     joint_embedding
-        ``(batch, embed_dim)`` L2-normalised embedding of the fused representation.
+        ``(batch, embed_dim)`` L2-normalised embedding of the fused representation the classifier
+        reads, for whatever input was given (image, text or both): the similar-case vectors.
     image_grid
         ``(h, w)`` of the image token grid (None without an image).
     attention
@@ -215,16 +217,25 @@ class FusionModel(nn.Module):
         text_part = self._text_part(input_ids, attention_mask) if input_ids is not None else None
         return self._fuse(image_part, text_part, need_attention)
 
-    def forward_modes(self, image: torch.Tensor, input_ids: torch.Tensor,
-                      attention_mask: torch.Tensor) -> dict[str, FusionOutput]:
-        """Training helper: outputs for ``image``, ``text`` and ``joint`` input, encoding each modality once.
+    def forward_modes(self, image: torch.Tensor | None = None, input_ids: torch.Tensor | None = None,
+                      attention_mask: torch.Tensor | None = None) -> dict[str, FusionOutput]:
+        """Outputs for ``image``, ``text`` and ``joint`` input (those the given inputs allow), encoding each modality once.
 
-        This is modality dropout without wasted encoder passes: every batch trains all three modes.
+        In training this is modality dropout without wasted encoder passes: every batch trains all
+        three modes. At inference it gives each similar-case mode its vector in one pass.
         """
-        image_part = self._image_part(image)
-        text_part = self._text_part(input_ids, attention_mask)
-        return {"image": self._fuse(image_part, None), "text": self._fuse(None, text_part),
-                "joint": self._fuse(image_part, text_part)}
+        image_part = self._image_part(image) if image is not None else None
+        text_part = self._text_part(input_ids, attention_mask) if input_ids is not None else None
+        if image_part is None and text_part is None:
+            raise ModelError("the model needs an image, a report text, or both")
+        outputs = {}
+        if image_part is not None:
+            outputs["image"] = self._fuse(image_part, None)
+        if text_part is not None:
+            outputs["text"] = self._fuse(None, text_part)
+        if image_part is not None and text_part is not None:
+            outputs["joint"] = self._fuse(image_part, text_part)
+        return outputs
 
     def _image_part(self, image: torch.Tensor) -> dict:
         tokens, grid = self.encode_image(image)

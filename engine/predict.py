@@ -198,18 +198,31 @@ class Predictor:
         timing["total"] = (time.perf_counter() - start) * 1000
         return Prediction(mode, findings, verdict, timing, geometry)
 
+    def embed_batch(self, image_tensor=None, texts: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict]:
+        """Similar-case vectors of a batch: ``({mode: (batch, E) float32}, {mode: FusionOutput})``.
+
+        Each mode's vector is the L2-normalised embedding of the fused representation the classifier
+        reads, computed from that mode's input: the image alone, the text alone, or both. So every
+        mode's findings and its neighbours come from the same representation, and a free-text query
+        lands in the same space as the archive's images. ``joint`` without text is the image's.
+        """
+        import torch
+        kwargs = {"image": image_tensor}
+        if texts:
+            kwargs["input_ids"], kwargs["attention_mask"] = self.tokenize(texts)
+        with torch.inference_mode():
+            outputs = self.pack.model.forward_modes(**kwargs)
+        if "joint" not in outputs:
+            outputs["joint"] = outputs.get("image", outputs.get("text"))
+        return {mode: out.joint_embedding.numpy().astype(np.float32) for mode, out in outputs.items()}, outputs
+
     def embed(self, image=None, report: str | None = None) -> dict[str, np.ndarray]:
-        """Return the L2-normalised embeddings ``{"image", "text", "joint"}`` (those available), each ``(E,)``."""
+        """Return the similar-case vectors ``{"image", "text", "joint"}`` (those available), each ``(E,)``."""
         tensor = None
         if image is not None:
             tensor, _ = self.prepare(_display_array(image))
         report = report if report and report.strip() else None
         if tensor is None and report is None:
             raise ModelError("nothing to embed: give an image, a report text, or both")
-        output = self.forward(tensor, [report] if report else None)
-        result = {"joint": output.joint_embedding[0].numpy()}
-        if output.image_embedding is not None:
-            result["image"] = output.image_embedding[0].numpy()
-        if output.text_embedding is not None:
-            result["text"] = output.text_embedding[0].numpy()
-        return result
+        vectors, _ = self.embed_batch(tensor, [report] if report else None)
+        return {mode: vector[0] for mode, vector in vectors.items()}

@@ -79,12 +79,10 @@ def _read_report(path: Path | None) -> str | None:
 def embed_case(predictor, image01: np.ndarray, report: str | None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Return one image's embeddings (with its report when given) and the model's positive labels."""
     tensor, _ = predictor.prepare(image01)
-    output = predictor.forward(tensor, [report] if report else None)
-    vectors = {"image": output.image_embedding[0].numpy(), "joint": output.joint_embedding[0].numpy()}
-    if output.text_embedding is not None:
-        vectors["text"] = output.text_embedding[0].numpy()
+    batch, outputs = predictor.embed_batch(tensor, [report] if report else None)
+    vectors = {name: vector[0] for name, vector in batch.items()}
     mode = "joint" if report else "image"
-    probabilities = predictor.probabilities(output.logits.numpy(), mode)[0]
+    probabilities = predictor.probabilities(outputs[mode].logits.numpy(), mode)[0]
     positives = [name for name, p, t in zip(predictor.labels, probabilities, predictor.thresholds[mode]) if p >= t]
     return vectors, positives
 

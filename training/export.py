@@ -71,7 +71,8 @@ def render_model_card(manifest: dict, model_config: dict, limits: str, rebuild: 
         "transformers": created["transformers"], "intended_use": manifest["intended_use"],
         "n_labels": len(manifest["labels"]),
         "training_data": manifest["training_data"].get("description", json.dumps(manifest["training_data"])),
-        "image_encoder": model_config["image_encoder"], "image_kwargs": json.dumps(model_config["image_encoder_kwargs"]),
+        "image_encoder": model_config["image_encoder"],
+        "image_kwargs": f" (arguments {json.dumps(kwargs)})" if (kwargs := model_config["image_encoder_kwargs"]) else "",
         "size": pre["size"], "mean": pre["mean"], "std": pre["std"],
         "text_config": f"hidden {text_cfg['hidden_size']}, {text_cfg['num_hidden_layers']} layers, vocabulary {text_cfg['vocab_size']}",
         "fusion_layers": model_config["fusion_layers"], "fusion_dim": model_config["fusion_dim"],
@@ -140,10 +141,15 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, name: str, version: str,
                changelog: list[str]) -> Path:
-    """Export a run folder made by the train, calibrate and evaluate steps."""
+    """Export a run folder made by the train, calibrate and evaluate steps.
+
+    Exporting over an earlier version of the same pack keeps that pack's changelog entries for
+    other versions (oldest first) before the new one.
+    """
     from training.runs import load_run_model, read_json
 
     run = Path(run_dir)
+    changelog = _earlier_changelog(Path(out_dir), name, version) + list(changelog)
     model, config = load_run_model(run)
     calibration = read_json(run / "calibration.json")
     evaluation = read_json(run / "evaluation.json") if (run / "evaluation.json").is_file() else {}
@@ -156,6 +162,17 @@ def export_run(run_dir: str | Path, out_dir: str | Path, name: str, version: str
                        data["training_data"], name=name, version=version, changelog=changelog,
                        limits=card.get("limits", ""), rebuild=card.get("rebuild", ""),
                        weights_dtype=config.get("weights_dtype", "float16"))
+
+
+def _earlier_changelog(out_dir: Path, name: str, version: str) -> list[str]:
+    """Changelog entries of the pack already in ``out_dir`` when it is ``name``, except ``version``'s."""
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if manifest.get("name") != name:
+        return []
+    return [entry for entry in manifest.get("changelog", []) if not str(entry).startswith(f"{version}:")]
 
 
 def register(subparsers) -> None:

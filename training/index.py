@@ -52,22 +52,18 @@ def embed_cached(predictor, cache: np.ndarray, texts: list[str], batch_size: int
     """Embed cached uint8 canvases with their report texts; return ``{mode: (n, E) float32}``."""
     import torch
 
-    from engine.model import encode_texts
     from engine.preprocess import normalise, uint8_to_canvas
 
-    params, model = predictor.params, predictor.pack.model
     out = {"image": [], "text": [], "joint": []}
     starts = range(0, len(texts), batch_size)
     for start in (starts if progress is None else progress(starts)):
         stop = min(start + batch_size, len(texts))
-        images = torch.from_numpy(np.stack([normalise(uint8_to_canvas(cache[i]), params) for i in range(start, stop)]))
-        ids, mask = encode_texts(predictor.pack.tokenizer, texts[start:stop])
-        with torch.inference_mode():
-            output = model(image=images, input_ids=ids, attention_mask=mask)
-        out["image"].append(output.image_embedding.numpy())
-        out["text"].append(output.text_embedding.numpy())
-        out["joint"].append(output.joint_embedding.numpy())
-    return {mode: np.concatenate(chunks).astype(np.float32) for mode, chunks in out.items()}
+        images = torch.from_numpy(np.stack([normalise(uint8_to_canvas(cache[i]), predictor.params)
+                                            for i in range(start, stop)]))
+        vectors, _ = predictor.embed_batch(images, texts[start:stop])
+        for mode in out:
+            out[mode].append(vectors[mode])
+    return {mode: np.concatenate(chunks) for mode, chunks in out.items()}
 
 
 def build_pack_index(pack_dir: str | Path, manifest_csv: str | Path, cache_dir: str | Path,

@@ -56,6 +56,20 @@ def test_embeddings_are_unit_vectors(tiny_predictor, chest_like_image):
     assert np.allclose(tiny_predictor.embed(chest_like_image)["image"], both["image"], atol=1e-6)
 
 
+def test_each_mode_vector_is_the_fused_representation_of_that_input(tiny_predictor, chest_like_image):
+    tensor, _ = tiny_predictor.prepare(chest_like_image)
+    text = "Small left effusion."
+    image_only = tiny_predictor.forward(tensor).joint_embedding[0].numpy()
+    text_only = tiny_predictor.forward(None, [text]).joint_embedding[0].numpy()
+    both = tiny_predictor.forward(tensor, [text]).joint_embedding[0].numpy()
+    vectors = tiny_predictor.embed(chest_like_image, text)
+    assert np.allclose(vectors["image"], image_only, atol=1e-5)
+    assert np.allclose(vectors["text"], text_only, atol=1e-5)
+    assert np.allclose(vectors["joint"], both, atol=1e-5)
+    assert np.allclose(tiny_predictor.embed(chest_like_image)["joint"], image_only, atol=1e-5)
+    assert not np.allclose(vectors["image"], vectors["joint"], atol=1e-3)
+
+
 def test_nothing_to_predict(tiny_predictor):
     with pytest.raises(ModelError):
         tiny_predictor.predict(None, "  ")

@@ -99,3 +99,12 @@ def test_pipeline_builds_a_loadable_pack(tmp_path):
     image = np.asarray(PILImage.open(tmp_path / "img070.png"), dtype=np.float32) / 255.0  # a validation image
     result = Predictor(pack).predict(image, "The heart is enlarged.")
     assert result.mode == "joint" and len(result.findings) == len(LABEL_NAMES)
+
+
+def test_export_over_an_earlier_version_keeps_its_changelog(tmp_path):
+    from training.export import _earlier_changelog
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "demo", "changelog": ["0.1.0: first", "0.2.0: draft"]}))
+    assert _earlier_changelog(tmp_path, "demo", "0.2.0") == ["0.1.0: first"]
+    assert _earlier_changelog(tmp_path, "other", "0.2.0") == []
+    assert _earlier_changelog(tmp_path / "missing", "demo", "0.2.0") == []
