@@ -82,7 +82,8 @@ def markdown(results: dict) -> str:
         markdown_table(header, rows),
         f"Best map by pointing game on all focal findings: **{t['best_method']}** at {t['best_pointing']:.3f} "
         f"(target ≥ 0.85: {'met' if t['best_pointing_met'] else 'not met'}). Above both baselines on "
-        f"pointing game and IoU: {above}.",
+        f"pointing game and IoU: {above}; the three methods as shipped (gradcam, attention, ig): "
+        f"{'all above' if t['all_methods_above_baselines'] else 'not all above'}.",
         f"Report words (attention with the report; gradient × embedding): on {words['cases']} cases whose "
         "report mentions the finding (labeler evidence) within the words the model reads, the "
         f"highest-scoring word is such a mention in {_fmt(words['top_word_is_mention'])} of them; a random "
