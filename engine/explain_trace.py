@@ -138,15 +138,8 @@ class FusionTrace:
             txt = txt + txt_upd
             img = img + block.ffn_img(img)
             txt = txt + block.ffn_txt(txt)
-        if txt_pad is not None:
-            keep = (~txt_pad).unsqueeze(-1).to(txt.dtype)
-            txt_pooled = (txt * keep).sum(1) / keep.sum(1).clamp_min(1.0)
-        else:
-            txt_pooled = txt.mean(1)
-        joint = model.head_norm(torch.cat([img.mean(1), txt_pooled], dim=-1))
-        logits = model.head(joint)
-        if getattr(model.config, "token_head", False):  # per-token label logits, max-pooled (lesion head)
-            logits = logits + model.token_weight * model.token_head(tokens).amax(dim=1)
+        token_logits = model.token_head(tokens) if getattr(model.config, "token_head", False) else None
+        logits, _ = model.classify(img, txt, txt_pad, token_logits)
         return logits, rec
 
 

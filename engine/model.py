@@ -252,6 +252,24 @@ class FusionModel(nn.Module):
         return {"proj": self.txt_proj(hidden), "pad": attention_mask == 0,
                 "embedding": F.normalize(self.text_embed(hidden[:, 0]), dim=-1)}
 
+    def classify(self, img: torch.Tensor, txt: torch.Tensor, txt_pad: torch.Tensor | None,
+                 token_logits: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Label logits ``(batch, labels)`` and the pooled fused features ``(batch, 2 * fusion_dim)``.
+
+        Pools the fused image tokens and the text tokens (without [PAD]), applies the label head and
+        adds the max-pooled per-token logits of the lesion head when given.
+        """
+        if txt_pad is not None:
+            keep = (~txt_pad).unsqueeze(-1).to(txt.dtype)
+            txt_pooled = (txt * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+        else:
+            txt_pooled = txt.mean(1)
+        joint = self.head_norm(torch.cat([img.mean(1), txt_pooled], dim=-1))
+        logits = self.head(joint)
+        if token_logits is not None:
+            logits = logits + self.token_weight * token_logits.amax(dim=1)
+        return logits, joint
+
     def _fuse(self, image_part: dict | None, text_part: dict | None, need_attention: bool = False) -> FusionOutput:
         part = image_part or text_part
         batch = part["proj"].shape[0]
@@ -263,16 +281,8 @@ class FusionModel(nn.Module):
             img, txt, weights = block(img, txt, txt_pad, need_weights=attention is not None)
             if attention is not None:
                 attention.append(weights)
-        if txt_pad is not None:
-            keep = (~txt_pad).unsqueeze(-1).to(txt.dtype)
-            txt_pooled = (txt * keep).sum(1) / keep.sum(1).clamp_min(1.0)
-        else:
-            txt_pooled = txt.mean(1)
-        joint = self.head_norm(torch.cat([img.mean(1), txt_pooled], dim=-1))
-        logits = self.head(joint)
         token_logits = image_part["token_logits"] if image_part else None
-        if token_logits is not None:
-            logits = logits + self.token_weight * token_logits.amax(dim=1)
+        logits, joint = self.classify(img, txt, txt_pad, token_logits)
         return FusionOutput(
             logits=logits,
             image_embedding=image_part["embedding"] if image_part else None,

@@ -1,7 +1,9 @@
 """About dialog: the application, the loaded model pack and its model card."""
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
+
+from desktop.widgets.dialog_frame import frame_dialog
 
 APP_TEXT = (
     "<h2>CXR Lens</h2><p>An offline DICOM viewer for chest radiographs with an AI engine.</p>"
@@ -28,9 +30,4 @@ class AboutDialog(QtWidgets.QDialog):
             browser.setMarkdown(markdown)
             tabs.addTab(browser, title)
         self.tabs = tabs
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(tabs)
-        layout.addWidget(buttons)
-        self.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        frame_dialog(self, tabs)

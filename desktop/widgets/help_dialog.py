@@ -1,7 +1,9 @@
 """Keyboard shortcuts, listed from the window's own actions so the list cannot go stale."""
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
+
+from desktop.widgets.dialog_frame import frame_dialog
 
 MOUSE_HELP = (
     ("Left drag", "Pan (or draw a distance in measure mode)"),
@@ -40,9 +42,4 @@ class HelpDialog(QtWidgets.QDialog):
         table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
         table.horizontalHeader().setStretchLastSection(True)
         self.table = table
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(table)
-        layout.addWidget(buttons)
-        self.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        frame_dialog(self, table)

@@ -39,12 +39,11 @@ def open_and_wait(window, path, timeout_s: float = 30.0) -> None:
     assert window.runner.wait_idle(timeout_s), "loading did not finish in time"
 
 
-@pytest.fixture
-def ai_window(qtbot, settings_file, tiny_pack_dir):
-    """A main window with the engine plugin on the tiny pack (loaded before the test starts)."""
+def _engine_window(qtbot, pack):
+    """Yield a shown main window whose engine plugin has loaded ``pack``; wait for its work at the end."""
     from desktop.app import build_window
 
-    _, win = build_window(fresh=True, pack=tiny_pack_dir)
+    _, win = build_window(fresh=True, pack=pack)
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
@@ -52,6 +51,12 @@ def ai_window(qtbot, settings_file, tiny_pack_dir):
     assert win.runner.wait_idle(120), "the pack did not load in time"
     yield win
     win.runner.wait_idle(60)
+
+
+@pytest.fixture
+def ai_window(qtbot, settings_file, tiny_pack_dir):
+    """A main window with the engine plugin on the tiny pack (loaded before the test starts)."""
+    yield from _engine_window(qtbot, tiny_pack_dir)
 
 
 def engine_panel(window):
@@ -77,13 +82,4 @@ def indexed_pack(tiny_pack_dir, tmp_path_factory):
 @pytest.fixture
 def full_window(qtbot, settings_file, indexed_pack):
     """A main window with the engine plugin on the indexed tiny pack (archive open)."""
-    from desktop.app import build_window
-
-    _, win = build_window(fresh=True, pack=indexed_pack)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    engine_panel(win).start_pending_load()
-    assert win.runner.wait_idle(120)
-    yield win
-    win.runner.wait_idle(60)
+    yield from _engine_window(qtbot, indexed_pack)

@@ -201,20 +201,8 @@ def test_help_lists_every_shortcut(window):
     dialog.close()
 
 
-def test_dicomdir_opens_its_referenced_images(window, pydicom_data_dir, tmp_path):
-    pydicom = pytest.importorskip("pydicom")
-    from pydicom.fileset import FileSet
-
-    fileset = FileSet()
-    for name in ("RG1_UNCR.dcm", "693_UNCR.dcm"):
-        dataset = pydicom.dcmread(pydicom_data_dir / name)
-        for keyword, value in (("PatientID", "TEST"), ("StudyID", "1"), ("SeriesNumber", 1),
-                               ("InstanceNumber", 1), ("StudyDate", "20260101"), ("StudyTime", "000000")):
-            if not dataset.get(keyword):
-                setattr(dataset, keyword, value)
-        fileset.add(dataset)
-    fileset.write(tmp_path / "media")
-    open_and_wait(window, tmp_path / "media" / "DICOMDIR")
+def test_dicomdir_opens_its_referenced_images(window, make_dicomdir):
+    open_and_wait(window, make_dicomdir(("RG1_UNCR.dcm", "693_UNCR.dcm")))
     assert len(window.images) == 2
     assert {image.modality for image in window.images} == {"CR", "CT"}
     assert window.current_image is not None

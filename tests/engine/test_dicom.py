@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -146,19 +145,8 @@ def test_png_loads_without_dicom_metadata(tmp_path):
     assert image.pixels().shape == (48, 64)
 
 
-def test_dicomdir_reads_referenced_files(pydicom_data_dir, tmp_path):
-    from pydicom.fileset import FileSet
-
-    fileset = FileSet()
-    for name in ("RG1_UNCR.dcm", "emri_small.dcm"):
-        dataset = pydicom.dcmread(pydicom_data_dir / name)
-        for keyword, value in (("PatientID", "TEST"), ("StudyID", "1"), ("SeriesNumber", 1),
-                               ("InstanceNumber", 1), ("StudyDate", "20260101"), ("StudyTime", "000000")):
-            if not dataset.get(keyword):
-                setattr(dataset, keyword, value)
-        fileset.add(dataset)
-    fileset.write(tmp_path / "media")
-    result = read_path(tmp_path / "media" / "DICOMDIR")
+def test_dicomdir_reads_referenced_files(make_dicomdir):
+    result = read_path(make_dicomdir(("RG1_UNCR.dcm", "emri_small.dcm")))
     assert len(result.images) == 2 and not result.errors
     assert {image.modality for image in result.images} == {"CR", "MR"}
 
