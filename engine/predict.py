@@ -204,7 +204,7 @@ class Predictor:
         Each mode's vector is the L2-normalised embedding of the fused representation the classifier
         reads, computed from that mode's input: the image alone, the text alone, or both. So every
         mode's findings and its neighbours come from the same representation, and a free-text query
-        lands in the same space as the archive's images. ``joint`` without text is the image's.
+        lands in the same space as the archive's images. With one input, ``joint`` is that input's vector.
         """
         import torch
         kwargs = {"image": image_tensor}
