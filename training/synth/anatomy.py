@@ -21,11 +21,6 @@ class FrontalGeometry:
 
     p: Patient
 
-    @property
-    def lung_height(self) -> float:
-        """Apex to right dome, mm."""
-        return self.p.dome_y - self.p.apex_y
-
     def mid_x(self) -> float:
         """x of the mediastinal midline (anterior structures shift with rotation), mm."""
         return 0.5 * self.p.rotation
@@ -33,7 +28,7 @@ class FrontalGeometry:
     def lateral(self, y: np.ndarray) -> np.ndarray:
         """Inner rib-cage half width at height ``y`` (mm from the spine axis)."""
         a = self.p.half_width
-        yw = self.p.apex_y + 0.68 * self.lung_height
+        yw = self.p.apex_y + 0.68 * self.p.lung_height
         above = a * np.sqrt(clip(1.0 - ((yw - y) / (yw - self.p.apex_y + 28.0)) ** 2, 0.0, 1.0))
         below = a * (1.0 - 0.12 * clip((y - yw) / 90.0, 0.0, 1.0) ** 2)
         return np.where(y < yw, above, below)
@@ -41,7 +36,7 @@ class FrontalGeometry:
     def medial(self, y: np.ndarray, side: float) -> np.ndarray:
         """Medial (mediastinal) lung border, as distance from the midline on ``side`` (mm)."""
         p = self.p
-        knob_y = p.apex_y + 0.30 * self.lung_height
+        knob_y = p.apex_y + 0.30 * self.p.lung_height
         m = p.mediastinum_hw + 4.0 * clip((y - knob_y) / 60.0, 0.0, 1.0)
         if side > 0:
             m = m + p.knob_r * np.exp(-(((y - knob_y) / 16.0) ** 2))
@@ -168,7 +163,7 @@ def build_frontal(p: Patient, frame: Frame) -> FrontalScene:
         across = np.sqrt(clip(1.0 - np.abs(u) ** 2.5, 0.0, 1.0))
         vert = np.sqrt(clip((Ys - top) / 40.0, 0.0, 1.0) * clip((bot - Ys) / 4.0, 0.0, 1.0))
         recess = 0.28 * clip(1.0 - (Ys - bot) / 45.0, 0.0, 1.0) * (Ys > bot)
-        t = clip((Ys - p.apex_y) / g.lung_height, 0.0, 1.0)
+        t = clip((Ys - p.apex_y) / g.p.lung_height, 0.0, 1.0)
         inside = (np.abs(u) < 1.0) & (Ys > top)
         path = dmax * across * (vert * (0.55 + 0.45 * t) + recess) * inside
         np.maximum(lung[sl], path, out=lung[sl])
@@ -185,7 +180,7 @@ def build_frontal(p: Patient, frame: Frame) -> FrontalScene:
     lung[heart_box] = np.maximum(lung[heart_box] - 0.85 * heart, 0.1 * lung[heart_box])
 
     # airway: trachea to the carina, main bronchi; gastric bubble under the left dome
-    carina_y = p.apex_y + 0.28 * g.lung_height
+    carina_y = p.apex_y + 0.28 * g.p.lung_height
     top_y = float(frame.Y.min()) - 20.0
     air = tube_segments(frame, np.array([[mid * 0.6, top_y], [mid, carina_y]]), 8.0)
     for side, ang in ((-1.0, 0.45), (1.0, 0.75)):

@@ -131,7 +131,7 @@ def _scapulae_humeri(frame: Frame, geom: FrontalGeometry) -> np.ndarray:
     medial = 0.62 * a if p.projection == "AP" else 0.9 * a
     out = np.zeros((frame.rows, frame.cols), np.float32)
     for side in (-1.0, 1.0):
-        top, bot = p.apex_y + 5.0, p.apex_y + 0.62 * geom.lung_height
+        top, bot = p.apex_y + 5.0, p.apex_y + 0.62 * p.lung_height
         sl = frame.box(side * medial - 80, side * medial + 80, top - 60, bot + 10)
         Xs, Ys = frame.X[sl], frame.Y[sl]
         t = clip((Ys - top) / (bot - top), 0.0, 1.0)

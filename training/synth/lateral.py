@@ -21,11 +21,6 @@ class LateralGeometry:
     p: Patient
 
     @property
-    def lung_height(self) -> float:
-        """Apex to right dome."""
-        return self.p.dome_y - self.p.apex_y
-
-    @property
     def front(self) -> float:
         """z of the anterior lung edge behind the sternum."""
         return -0.5 * self.p.depth + self.p.wall * 0.6 + 14.0
@@ -58,7 +53,7 @@ class LateralGeometry:
         spans = {"apex": (0.02, 0.18), "upper": (0.08, 0.38), "mid": (0.36, 0.64),
                  "lower": (0.62, 0.92), "base": (0.78, 0.97), "hilar": (0.35, 0.58)}
         f0, f1 = spans.get(zone, (0.1, 0.92))
-        return self.p.apex_y + f0 * self.lung_height, self.p.apex_y + f1 * self.lung_height
+        return self.p.apex_y + f0 * self.p.lung_height, self.p.apex_y + f1 * self.p.lung_height
 
     def sample_z(self, rng: np.random.Generator, y: float, margin: float) -> float:
         """A z inside the lungs at height ``y`` (behind the heart when the heart is there)."""
@@ -112,7 +107,7 @@ def build_lateral(p: Patient, frame: Frame) -> LateralScene:
     heart_mask[sl] = (heart > 0) & (frame.Y[sl] < g.bottom(frame.X[sl], True) + 4.0)
     lung[sl] = np.maximum(lung[sl] - 0.8 * heart, 0.12 * lung[sl])
 
-    carina_y = p.apex_y + 0.3 * g.lung_height
+    carina_y = p.apex_y + 0.3 * g.p.lung_height
     tz = g.front + 0.48 * span
     air = tube_segments(frame, np.array([[tz - 15.0, float(Y.min()) - 10], [tz, carina_y]]), 8.5)
     air *= 1.6

@@ -136,7 +136,7 @@ def support_devices(ctx: Context, spec: FindingSpec) -> None:
     metal = np.zeros(f.X.shape, np.float32)
     plastic = np.zeros(f.X.shape, np.float32)
     mid, a = g.mid_x(), p.half_width
-    svc = (mid - 18.0, p.apex_y + 0.38 * g.lung_height)
+    svc = (mid - 18.0, p.apex_y + 0.38 * g.p.lung_height)
     ra = (mid - 10.0, p.heart_cy)
     for kind in kinds:
         if kind == "pacer":
@@ -153,7 +153,7 @@ def support_devices(ctx: Context, spec: FindingSpec) -> None:
                             [svc[0] + 4.0, svc[1] + 25.0 + 20 * rng.random()]])
             tube_segments(f, _smooth(pts), 1.3, out=plastic)
         elif kind == "tubes":
-            carina = p.apex_y + 0.28 * g.lung_height
+            carina = p.apex_y + 0.28 * g.p.lung_height
             tube_segments(f, np.array([[mid * 0.6, float(f.Y.min()) - 5], [mid, carina - 45.0]]), 4.0, out=plastic)
             tube_segments(f, np.array([[mid * 0.6 + 6, float(f.Y.min()) - 5], [mid + 8, p.dome_y],
                                        [0.4 * a, p.dome_y + 45.0]]), 2.0, out=plastic)

@@ -49,7 +49,7 @@ def prepare_pneumothorax(ctx: Context, spec: FindingSpec) -> None:
     for sign in ctx.side_signs(spec):
         d, lat, med, top, bot = _side_geometry(ctx, sign)
         gap = 5.0 + 45.0 * spec.severity ** 1.2 + ctx.rng.uniform(-2, 3)
-        extent = (0.3 + 0.6 * spec.severity) * ctx.geom.lung_height
+        extent = (0.3 + 0.6 * spec.severity) * ctx.geom.p.lung_height
         w = gap * clip(1.0 - (Y - ctx.geom.p.apex_y) / extent, 0.0, 1.0) ** 0.7
         inward = np.minimum(lat - d, (Y - top) * 0.8)
         lung = ctx.lung_side(sign)
@@ -133,7 +133,7 @@ def edema(ctx: Context, spec: FindingSpec) -> None:
     """Bilateral perihilar haze fading outwards, and Kerley B lines at the lateral bases."""
     f, g, rng = ctx.frame, ctx.geom, ctx.rng
     p = g.p
-    hilum_y = p.apex_y + 0.46 * g.lung_height
+    hilum_y = p.apex_y + 0.46 * g.p.lung_height
     sigma = 45.0 + 30.0 * spec.severity
     level = 0.2 + 0.45 * spec.severity
     for sign in (-1.0, 1.0):
@@ -177,7 +177,7 @@ def pleural_thickening(ctx: Context, spec: FindingSpec) -> None:
         thick = 3.0 + 9.0 * spec.severity
         if (spec.zone or ("apex" if rng.random() < 0.4 else "lateral")) in ("apex", "upper"):
             dist = f.Y - top
-            extent = smooth_step(g.p.apex_y + 0.25 * g.lung_height - f.Y, 20.0)
+            extent = smooth_step(g.p.apex_y + 0.25 * g.p.lung_height - f.Y, 20.0)
         else:
             dist = lat - d
             y0, y1 = g.zone_y(rng.choice(["mid", "lower"]), sign)

@@ -62,6 +62,11 @@ class Patient:
     poor_quality: bool
 
     @property
+    def lung_height(self) -> float:
+        """Apex to right dome, mm."""
+        return self.dome_y - self.apex_y
+
+    @property
     def ctr(self) -> float:
         """Cardiothoracic ratio on the frontal view (AP views magnify the heart by ~10%)."""
         return self.heart_hw * (1.1 if self.projection == "AP" else 1.0) / self.half_width

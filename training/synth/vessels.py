@@ -52,7 +52,7 @@ def build_vessels(scene: FrontalScene, rng: np.random.Generator, calibre: float 
     """
     f, g = scene.frame, scene.geom
     p = g.p
-    hilum_y = p.apex_y + 0.44 * g.lung_height
+    hilum_y = p.apex_y + 0.44 * g.p.lung_height
     lung_any = scene.lung_masks["right"] | scene.lung_masks["left"]
     if scene.no_vessels is not None:
         lung_any = lung_any & ~scene.no_vessels
@@ -61,7 +61,7 @@ def build_vessels(scene: FrontalScene, rng: np.random.Generator, calibre: float 
     segs = []
     for side in (-1.0, 1.0):
         root = (g.mid_x() + side * (p.mediastinum_hw + 10.0), hilum_y + (6.0 if side > 0 else 0.0))
-        segs += _tree(rng, root, side, g.lung_height * 0.9, prune)
+        segs += _tree(rng, root, side, g.p.lung_height * 0.9, prune)
     starts = np.array([s[0] for s in segs])
     ends = np.array([s[1] for s in segs])
     level = np.array([s[2] for s in segs])
