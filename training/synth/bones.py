@@ -69,18 +69,19 @@ def _rib_family(frame: Frame, geom: FrontalGeometry, model: RibModel, anterior: 
     taper = smooth_step(lat - d, 16.0) * smooth_step(d - 16.0, 12.0)
     bone = thick * (0.55 * prof + 0.7 * cortex) * (inside & keep) * taper
     for rib, x_break, gap in breaks:
-        # cortical break: bone missing across a gap, the lateral fragment displaced by ~2 mm
+        # cortical break: bone missing across a gap, the lateral fragment displaced by the gap width
         near = (np.sign(X) == np.sign(x_break)) & (np.abs(X - x_break) < 25.0)
         this_rib = near & (rib_no == rib)
         bone = np.where(this_rib & (np.abs(X - x_break) < gap / 2), 0.1 * bone, bone)
         if not anterior:
-            shifted = np.abs(frac - 0.5 - 2.0 / model.spacing) < width / 2
+            step = gap / model.spacing
+            shifted = np.abs(frac - 0.5 - step) < width / 2
             outer = near & (np.abs(X) > abs(x_break) + gap / 2) & (np.abs(X - x_break) < 14.0)
-            e2 = (frac - 0.5 - 2.0 / model.spacing) / (width / 2)
+            e2 = (frac - 0.5 - step) / (width / 2)
             moved = thick * (0.55 * np.sqrt(clip(1 - e2 * e2, 0, None))
                              + 0.7 * np.exp(-(((np.abs(e2) - 0.82) / 0.14) ** 2))) * shifted
             bone = np.where(outer & (rib_no == rib), 0.0, bone)
-            bone = np.where(outer & (np.floor(v - 2.0 / model.spacing) + 1 == rib), moved, bone)
+            bone = np.where(outer & (np.floor(v - step) + 1 == rib), moved, bone)
     return bone
 
 

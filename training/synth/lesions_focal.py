@@ -11,7 +11,13 @@ from training.synth.patient import MU_BONE, MU_CALCIUM, MU_LUNG, MU_METAL, MU_SO
 # inclusive diameter ranges, mm (Fleischner: nodule < 30 mm, mass >= 30 mm)
 NODULE_MM = (6.0, 28.0)
 MASS_MM = (30.0, 75.0)
-GRANULOMA_MM = (3.0, 8.0)
+GRANULOMA_MM = (4.0, 10.0)
+# Solid lesions are drawn this many times denser than soft tissue. At physical density a moderate
+# nodule (15 mm, added attenuation ~0.22) kept only a few grey levels after latitude compression,
+# the characteristic curve and downsampling to 320 px, and a from-scratch model scored it at chance.
+SOLID_CONSPICUITY = 2.2
+# Catheters and tubes carry a radiopaque stripe: their wall attenuates this many times soft tissue.
+TUBE_OPACITY = 20.0
 
 
 def _zone(ctx: Context, spec: FindingSpec) -> str:
@@ -32,7 +38,7 @@ def _solid(ctx: Context, label: str, x: float, y: float, diameter: float, lobula
     for cx, cy, cr in parts:
         _, p = ellipsoid(f, cx, cy, cr, cr * rng.uniform(0.85, 1.15), 2 * cr, box=sl)
         np.maximum(path, p, out=path)
-    ctx.extra[sl] += (MU_SOFT - MU_LUNG) * path
+    ctx.extra[sl] += SOLID_CONSPICUITY * (MU_SOFT - MU_LUNG) * path
     mask = np.zeros(f.X.shape, bool)
     mask[sl] = (path > 0.05 * diameter) & ctx.scene.thorax_mask[sl]
     ctx.add_mask(label, mask)
@@ -59,7 +65,7 @@ def mass(ctx: Context, spec: FindingSpec) -> None:
 
 
 def granuloma(ctx: Context, spec: FindingSpec) -> None:
-    """Calcified granuloma: a small, very dense, sharply marginated dot."""
+    """Calcified granuloma: a small (4-10 mm), very dense, sharply marginated dot."""
     f = ctx.frame
     for sign in ctx.side_signs(spec):
         lo, hi = GRANULOMA_MM
@@ -91,7 +97,7 @@ def plan_fracture(ctx: Context, spec: FindingSpec) -> list[tuple[int, float, flo
         rib = int(rng.integers(*ribs.get(zone, (4, 9))))
         d = g.p.half_width * rng.uniform(0.55, 0.9)
         y = model.centre(rib, d)
-        gap = 1.5 + 2.5 * spec.severity
+        gap = 2.0 + 4.0 * spec.severity
         breaks.append((rib, sign * d, gap))
         healed = "healed" in spec.words or "old" in spec.words or rng.random() < 0.6
         if healed:
@@ -163,7 +169,7 @@ def support_devices(ctx: Context, spec: FindingSpec) -> None:
                 sl, loop = ellipsoid(f, mid + rng.normal(0, 1.5), y, 5.0, 3.0, 1.6)
                 ring = (loop > 0) & (loop < 1.2)
                 metal[sl] = np.maximum(metal[sl], 4.0 * ring)
-    ctx.extra += MU_METAL * metal + MU_SOFT * 6.0 * clip(plastic, 0.0, 2.6)
+    ctx.extra += MU_METAL * metal + MU_SOFT * TUBE_OPACITY * clip(plastic, 0.0, 2.6)
     ctx.add_mask("Support Devices", (metal > 0) | (plastic > 0))
 
 
