@@ -49,6 +49,9 @@ class Prediction:
         Wall times in milliseconds: ``preprocess``, ``model``, ``total``.
     geometry
         Where the image lies on the model grid (for heatmaps), or None.
+    vectors
+        With ``predict(..., embed=True)``: the similar-case vectors ``{mode: (E,)}`` of the inputs
+        the model saw (as :meth:`Predictor.embed` gives them), else None.
     """
 
     mode: str
@@ -56,6 +59,7 @@ class Prediction:
     gate: GateVerdict | None
     timing_ms: dict = field(default_factory=dict)
     geometry: Geometry | None = None
+    vectors: dict | None = field(default=None, repr=False, compare=False)
 
     def positives(self) -> list[str]:
         """Names of labels at or above their threshold."""
@@ -147,11 +151,14 @@ class Predictor:
         scaled = np.asarray(logits, dtype=np.float64) / self.temperature[mode] + self.bias[mode][None]
         return 1.0 / (1.0 + np.exp(-scaled))
 
-    def predict(self, image=None, report: str | None = None, check_gate: bool = True) -> Prediction:
+    def predict(self, image=None, report: str | None = None, check_gate: bool = True,
+                embed: bool = False) -> Prediction:
         """Predict findings for one image (a [0, 1] array or an engine.dicom Image) and/or a report.
 
         When the gate refuses the image, image-based findings are withheld: with a report the
-        findings come from the text alone, otherwise there are none.
+        findings come from the text alone, otherwise there are none. ``embed=True`` also returns the
+        similar-case vectors from the same encoder pass (None when the gate stopped the image before
+        the model).
         """
         start = time.perf_counter()
         report = report if report and report.strip() else None
@@ -180,7 +187,14 @@ class Predictor:
             return Prediction("none", (), verdict, timing, geometry)
         mode = "joint" if tensor is not None and report is not None else ("image" if tensor is not None else "text")
         t0 = time.perf_counter()
-        output = self.forward(tensor, [report] if report else None)
+        texts = [report] if report else None
+        vectors = outputs = None
+        if embed:
+            vectors, outputs = self.embed_batch(tensor, texts)
+            vectors = {name: vector[0] for name, vector in vectors.items()}
+            output = outputs[mode]
+        else:
+            output = self.forward(tensor, texts)
         timing["model"] = (time.perf_counter() - t0) * 1000
         if output.image_embedding is not None and check_gate and self.ood_threshold is not None:
             score = float(ood_scores(output.image_embedding.numpy(), self.pack.gate_stats)[0])
@@ -189,14 +203,14 @@ class Predictor:
             if not verdict.accepted:  # far from the training data: withhold image-based findings
                 if report is None:
                     timing["total"] = (time.perf_counter() - start) * 1000
-                    return Prediction("none", (), verdict, timing, geometry)
-                mode, output = "text", self.forward(None, [report])
+                    return Prediction("none", (), verdict, timing, geometry, vectors)
+                mode, output = "text", outputs["text"] if outputs else self.forward(None, texts)
         probs = self.probabilities(output.logits.numpy(), mode)[0]
         thresholds = self.thresholds[mode]
         findings = tuple(Finding(name, float(p), float(t), bool(p >= t))
                          for name, p, t in zip(self.labels, probs, thresholds))
         timing["total"] = (time.perf_counter() - start) * 1000
-        return Prediction(mode, findings, verdict, timing, geometry)
+        return Prediction(mode, findings, verdict, timing, geometry, vectors)
 
     def embed_batch(self, image_tensor=None, texts: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict]:
         """Similar-case vectors of a batch: ``({mode: (batch, E) float32}, {mode: FusionOutput})``.

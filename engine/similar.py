@@ -204,8 +204,10 @@ class SimilarSearch:
 
     def embed_query(self, image=None, report: str | None = None) -> tuple[dict, object, tuple[str, ...]]:
         """Return the query's embeddings, the gate verdict (None without an image) and its predicted positives."""
-        prediction = self.predictor.predict(image, report) if image is not None else None
-        vectors = self.predictor.embed(image=image, report=report)
+        prediction = self.predictor.predict(image, report, embed=True) if image is not None else None
+        vectors = prediction.vectors if prediction is not None else None
+        if vectors is None:  # text alone, or an image the gate stopped before the model
+            vectors = self.predictor.embed(image=image, report=report)
         positives = tuple(prediction.positives()) if prediction is not None else ()
         return vectors, (prediction.gate if prediction is not None else None), positives
 

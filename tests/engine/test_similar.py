@@ -134,6 +134,24 @@ def test_free_text_query_and_mode_errors(search, chest_like_image):
     assert joint.mode == "joint" and joint.gate is not None
 
 
+def test_image_query_encodes_the_image_once_and_matches_predict_and_embed(search, chest_like_image, monkeypatch):
+    predictor, model = search.predictor, search.predictor.pack.model
+    report = "Cardiomegaly."
+    plain = predictor.predict(chest_like_image, report)
+    together = predictor.predict(chest_like_image, report, embed=True)
+    assert [f.probability for f in together.findings] == pytest.approx([f.probability for f in plain.findings])
+    separate = predictor.embed(chest_like_image, report)
+    assert set(together.vectors) == set(separate) == {"image", "text", "joint"}
+    for mode, vector in separate.items():
+        np.testing.assert_allclose(together.vectors[mode], vector, atol=1e-5)
+    calls = []
+    encode = model.encode_image
+    monkeypatch.setattr(model, "encode_image", lambda *a, **kw: calls.append(1) or encode(*a, **kw))
+    vectors, gate, _ = search.embed_query(chest_like_image, report)
+    assert len(calls) == 1 and gate is not None
+    np.testing.assert_allclose(vectors["joint"], separate["joint"], atol=1e-5)
+
+
 def test_identical_results_after_save_and_load(search, tmp_path: Path):
     from engine.similar_archive import CaseArchive
 
