@@ -15,10 +15,15 @@ def add_report_options(group, text_help: str, file_help: str = "file holding the
 def read_report_option(args) -> str | None:
     """Return the report given by ``--report`` or read from ``--report-file`` (None when neither).
 
-    Raises ReportError naming the file when it cannot be read as UTF-8 text.
+    Raises ReportError naming the file when it cannot be read as UTF-8 text, and when ``--report``
+    is one line naming an existing file (the model would read the path as the report).
     """
     if args.report_file is None:
-        return args.report
+        text = args.report
+        if text and "\n" not in text and len(text) < 4096 and Path(text).is_file():
+            raise ReportError("--report takes the report text, and this is a file's name", path=Path(text),
+                              hint=f"use --report-file {text}")
+        return text
     path = Path(args.report_file)
     try:
         return path.read_text(encoding="utf-8")
