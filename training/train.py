@@ -98,7 +98,7 @@ def augment(images, theta, settings: dict, generator):
     return moved * contrast + brightness
 
 
-def token_loss(token_logits, grid: tuple[int, int], targets, theta):
+def token_loss(token_logits, grid: tuple[int, int], targets, theta, pos_weight: float = 4.0):
     """BCE of per-token label logits against warped lesion-mask targets; unknown entries are ignored.
 
     ``targets`` is uint8 ``(batch, labels, h, w)`` from :func:`training.dataset.build_mask_cache`.
@@ -112,7 +112,7 @@ def token_loss(token_logits, grid: tuple[int, int], targets, theta):
     positive = warp((targets == 1).float(), theta) > 0.25
     logits = token_logits.transpose(1, 2).reshape(targets.shape[0], targets.shape[1], *grid)
     loss = F.binary_cross_entropy_with_logits(logits, positive.float(), reduction="none",
-                                              pos_weight=torch.tensor(4.0))
+                                              pos_weight=torch.tensor(pos_weight))
     return (loss * known).sum() / known.sum().clamp_min(1.0)
 
 
@@ -143,7 +143,7 @@ def build_model(config: dict, vocab_size: int):
     return model
 
 
-def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None):
+def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None, mask_pos_weight: float = 4.0):
     import torch
     import torch.nn.functional as F
 
@@ -161,7 +161,7 @@ def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=
         parts["contrastive"] = float(contrastive.detach())
         total = total + weights["contrastive"] * contrastive
     if masks is not None and outputs["image"].token_logits is not None:
-        lesion = token_loss(outputs["image"].token_logits, outputs["image"].image_grid, masks, theta)
+        lesion = token_loss(outputs["image"].token_logits, outputs["image"].image_grid, masks, theta, mask_pos_weight)
         parts["mask"] = float(lesion.detach())
         total = total + weights.get("mask", 1.0) * lesion
     return total, parts
@@ -259,7 +259,8 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
             ids, mask = encode_texts(tokenizer, [texts[i] for i in idx])
             outputs = dict(model.forward_modes(images, ids, mask), scale=model.logit_scale.exp().clamp(max=100))
             loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights,
-                                  None if mask_cache is None else mask_cache[idx], theta)
+                                  None if mask_cache is None else mask_cache[idx], theta,
+                                  float(settings.get("mask_pos_weight", 4.0)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)

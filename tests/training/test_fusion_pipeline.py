@@ -108,3 +108,20 @@ def test_export_over_an_earlier_version_keeps_its_changelog(tmp_path):
     assert _earlier_changelog(tmp_path, "demo", "0.2.0") == ["0.1.0: first"]
     assert _earlier_changelog(tmp_path, "other", "0.2.0") == []
     assert _earlier_changelog(tmp_path / "missing", "demo", "0.2.0") == []
+
+
+def test_token_loss_weighs_lesion_cells_and_ignores_unknown_ones():
+    import torch
+
+    from training.dataset import MASK_UNKNOWN
+    from training.train import token_loss
+
+    targets = torch.zeros(1, 2, 4, 4, dtype=torch.uint8)
+    targets[0, 0, 1, 1] = 1                       # one lesion cell of label 0
+    targets[0, 1] = MASK_UNKNOWN                  # label 1: positive without a mask
+    logits = torch.zeros(1, 16, 2)                # (batch, tokens, labels): p = 0.5 everywhere
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    ln2 = float(np.log(2.0))
+    # 15 negative cells and one positive cell weighted pos_weight, over the 16 known cells
+    assert float(token_loss(logits, (4, 4), targets, identity, 1.0)) == pytest.approx(ln2, rel=1e-5)
+    assert float(token_loss(logits, (4, 4), targets, identity, 32.0)) == pytest.approx(ln2 * (15 + 32) / 16, rel=1e-5)
