@@ -20,7 +20,7 @@ def read_report_option(args) -> str | None:
     """
     if args.report_file is None:
         text = args.report
-        if text and "\n" not in text and len(text) < 4096 and Path(text).is_file():
+        if text and _names_a_file(text):
             raise ReportError("--report takes the report text, and this is a file's name", path=Path(text),
                               hint=f"use --report-file {text}")
         return text
@@ -29,3 +29,13 @@ def read_report_option(args) -> str | None:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ReportError(f"cannot read the report ({error})", path=path, hint="give a UTF-8 text file") from error
+
+
+def _names_a_file(text: str) -> bool:
+    """True when ``text`` is one line naming an existing file (a long report line is no file name)."""
+    if "\n" in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # name too long for the file system, or a NUL character
+        return False

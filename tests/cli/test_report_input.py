@@ -15,6 +15,8 @@ def test_report_text_and_report_file(tmp_path):
     assert read_report_option(Namespace(report="No effusion.", report_file=None)) == "No effusion."
     assert read_report_option(Namespace(report=None, report_file=str(path))) == "FINDINGS: Large right pneumothorax."
     assert read_report_option(Namespace(report=None, report_file=None)) is None
+    long_line = "No effusion. " * 30    # longer than a file name may be: read as text, not stat'ed into an error
+    assert read_report_option(Namespace(report=long_line, report_file=None)) == long_line
 
 
 def test_a_file_name_given_as_report_text_is_refused_with_the_fix(tmp_path):
