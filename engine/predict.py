@@ -137,14 +137,18 @@ class Predictor:
         from engine.model import encode_texts
         return encode_texts(self.pack.tokenizer, texts)
 
+    def model_inputs(self, image_tensor=None, texts: list[str] | None = None) -> dict:
+        """Keyword arguments for the model: ``image`` and, with texts, ``input_ids`` and ``attention_mask``."""
+        inputs = {"image": image_tensor}
+        if texts:
+            inputs["input_ids"], inputs["attention_mask"] = self.tokenize(texts)
+        return inputs
+
     def forward(self, image_tensor=None, texts: list[str] | None = None, need_attention: bool = False):
         """Run the model (no grad) on a prepared image tensor and/or texts; return the FusionOutput."""
         import torch
-        kwargs = {"image": image_tensor}
-        if texts:
-            kwargs["input_ids"], kwargs["attention_mask"] = self.tokenize(texts)
         with torch.inference_mode():
-            return self.pack.model(**kwargs, need_attention=need_attention)
+            return self.pack.model(**self.model_inputs(image_tensor, texts), need_attention=need_attention)
 
     def probabilities(self, logits: np.ndarray, mode: str) -> np.ndarray:
         """Calibrated probabilities ``sigmoid(logit / T[mode] + bias[mode])`` of ``(batch, labels)`` logits."""
@@ -221,11 +225,8 @@ class Predictor:
         lands in the same space as the archive's images. With one input, ``joint`` is that input's vector.
         """
         import torch
-        kwargs = {"image": image_tensor}
-        if texts:
-            kwargs["input_ids"], kwargs["attention_mask"] = self.tokenize(texts)
         with torch.inference_mode():
-            outputs = self.pack.model.forward_modes(**kwargs)
+            outputs = self.pack.model.forward_modes(**self.model_inputs(image_tensor, texts))
         if "joint" not in outputs:
             outputs["joint"] = outputs.get("image", outputs.get("text"))
         return {mode: out.joint_embedding.numpy().astype(np.float32) for mode, out in outputs.items()}, outputs

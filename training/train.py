@@ -98,7 +98,11 @@ def augment(images, theta, settings: dict, generator):
     return moved * contrast + brightness
 
 
-def token_loss(token_logits, grid: tuple[int, int], targets, theta, pos_weight: float = 4.0):
+# a lesion cell's weight against the other (cell, label) entries of the token-mask loss (train.mask_pos_weight)
+MASK_POS_WEIGHT = 4.0
+
+
+def token_loss(token_logits, grid: tuple[int, int], targets, theta, pos_weight: float = MASK_POS_WEIGHT):
     """BCE of per-token label logits against warped lesion-mask targets; unknown entries are ignored.
 
     ``targets`` is uint8 ``(batch, labels, h, w)`` from :func:`training.dataset.build_mask_cache`.
@@ -143,7 +147,8 @@ def build_model(config: dict, vocab_size: int):
     return model
 
 
-def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None, mask_pos_weight: float = 4.0):
+def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None,
+            mask_pos_weight: float = MASK_POS_WEIGHT):
     import torch
     import torch.nn.functional as F
 
@@ -260,7 +265,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
             outputs = dict(model.forward_modes(images, ids, mask), scale=model.logit_scale.exp().clamp(max=100))
             loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights,
                                   None if mask_cache is None else mask_cache[idx], theta,
-                                  float(settings.get("mask_pos_weight", 4.0)))
+                                  float(settings.get("mask_pos_weight", MASK_POS_WEIGHT)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
