@@ -6,7 +6,7 @@ Layout (GUIDE §5)::
     weights.safetensors   the FusionModel state dict
     selftest.safetensors  a stored input and the logits it must give
     tokenizer/tokenizer.json
-    gate.safetensors      training-set statistics of the image embedding (OOD score)
+    gate.safetensors      training-set statistics of the OOD features (engine.gate.ood_features)
     index/                similar-case index (optional; described by the ``index`` section)
     README.md             model card
 
@@ -54,7 +54,7 @@ class Pack:
     tokenizer
         A ``tokenizers.Tokenizer`` set up for the model's text limit.
     gate_stats
-        ``{"mean": (E,), "precision": (E, E)}`` float64 arrays for the OOD score.
+        ``{"mean": (F,), "precision": (F, F)}`` float64 arrays for the OOD score.
     """
 
     path: Path
@@ -62,6 +62,12 @@ class Pack:
     model: object
     tokenizer: object
     gate_stats: dict
+
+    @property
+    def ood_features(self) -> str:
+        """What the OOD score reads (one of ``engine.gate.KNOWN_OOD_FEATURES``); packs before 0.4.0
+        name none and use the image embedding."""
+        return self.manifest["gate"].get("ood", {}).get("features", "image_embedding")
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -133,6 +139,20 @@ def verify_files(pack_dir: str | Path, manifest: dict) -> list[str]:
     return sorted(files)
 
 
+def check_gate_stats(pack: Pack) -> None:
+    """Raise PackError unless the gate statistics fit the OOD features the manifest names."""
+    from engine.gate import KNOWN_OOD_FEATURES
+
+    kind = pack.ood_features
+    if kind not in KNOWN_OOD_FEATURES:
+        raise PackError(f"the pack's OOD gate reads {kind!r} features, which this program does not know",
+                        path=pack.path / MANIFEST, hint="update CXR Lens, or use a pack made for this version")
+    width = pack.model.config.embed_dim if kind == "image_embedding" else 2 * pack.model.image_channels
+    if pack.gate_stats.get("mean") is None or pack.gate_stats["mean"].shape != (width,):
+        raise PackError(f"{GATE_STATS} does not hold {width}-wide statistics for the {kind} OOD features",
+                        path=pack.path / GATE_STATS, hint="rebuild the pack (python -m training export)")
+
+
 def load_pack(pack_dir: str | Path, run_selftest: bool = True) -> Pack:
     """Load a model pack: schema, checksums, weights, tokenizer, gate statistics, selftest.
 
@@ -161,6 +181,7 @@ def load_pack(pack_dir: str | Path, run_selftest: bool = True) -> Pack:
                         hint="the weights do not match the manifest; rebuild the pack") from error
     model.eval()
     pack = Pack(root, manifest, model, tokenizer, gate)
+    check_gate_stats(pack)
     if run_selftest:
         selftest(pack)
     return pack

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ModelError
-from engine.gate import GateVerdict, check_metadata, check_ood, check_pixels, ood_scores
+from engine.gate import GateVerdict, check_metadata, check_ood, check_pixels, ood_features, ood_scores
 from engine.pack import Pack, load_pack
 from engine.preprocess import Geometry, PreprocessParams, preprocess
 
@@ -200,8 +200,8 @@ class Predictor:
         else:
             output = self.forward(tensor, texts)
         timing["model"] = (time.perf_counter() - t0) * 1000
-        if output.image_embedding is not None and check_gate and self.ood_threshold is not None:
-            score = float(ood_scores(output.image_embedding.numpy(), self.pack.gate_stats)[0])
+        if output.image_tokens is not None and check_gate and self.ood_threshold is not None:
+            score = float(ood_scores(ood_features(output, self.pack.ood_features), self.pack.gate_stats)[0])
             issues = verdict.issues + tuple(check_ood(score, self.ood_threshold))
             verdict = GateVerdict(issues, score, float(self.ood_threshold), verdict.checks + ("ood",))
             if not verdict.accepted:  # far from the training data: withhold image-based findings

@@ -5,8 +5,9 @@
   removes the offset the class-weighted loss leaves;
 * per-label thresholds on the calibrated probabilities maximising validation F1 (Youden's J
   with ``--method youden``);
-* Mahalanobis OOD statistics of the training split's image embeddings, with the threshold at the
-  95th percentile of the validation split's scores.
+* Mahalanobis OOD statistics of the training split's encoder features
+  (:func:`engine.gate.ood_features`), with the threshold at the 95th percentile of the validation
+  split's scores.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def best_threshold(labels: np.ndarray, probs: np.ndarray, method: str = "max-f1"
     return float((p_sorted[k] + below) / 2)
 
 
-def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int = 2000) -> dict:
+def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int = 5000) -> dict:
     """Calibrate a trained run; write calibration.json and gate.safetensors; return the calibration."""
     import torch
     from safetensors.numpy import save_file
@@ -100,8 +101,8 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     take = min(train_limit, len(train_records))
     train_out = split_outputs(model, train_cache[:take], [r.text for r in train_records[:take]], tokenizer,
                               params, modes=("image",), progress=tqdm)
-    stats = fit_ood(train_out["image_embedding"])
-    calibration["ood_threshold"] = ood_threshold(ood_scores(val["image_embedding"], stats))
+    stats = fit_ood(train_out["ood_features"])
+    calibration["ood_threshold"] = ood_threshold(ood_scores(val["ood_features"], stats))
     save_file({k: v.astype(np.float32) for k, v in stats.items()}, str(run / "gate.safetensors"))
     write_json(run / "calibration.json", calibration)
     log.info("calibration: temperatures %s, OOD threshold %.2f, validation ECE %s", calibration["temperature"],

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError, PackError
+from engine.gate import OOD_FEATURES
 from engine.pack import SCHEMA_VERSION, write_pack
 from engine.preprocess import PreprocessParams
 
@@ -130,7 +131,7 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
         "outputs": {"logits": {"dtype": "float32", "shape": [1, len(labels)]},
                     "embeddings": {"modes": list(MODES), "dim": model.config.embed_dim, "normalised": "L2"}},
         "metrics": metrics,
-        "gate": {"ood": {"method": "mahalanobis", "embedding": "image", "threshold": float(gate_threshold),
+        "gate": {"ood": {"method": "mahalanobis", "features": OOD_FEATURES, "threshold": float(gate_threshold),
                          "quantile": 0.95, "file": "gate.safetensors"}},
         "index": None,
     }

@@ -62,16 +62,17 @@ def image_batch(cache: np.ndarray, indices, params: PreprocessParams):
 
 def split_outputs(model, cache: np.ndarray, texts: list[str], tokenizer, params: PreprocessParams,
                   modes=MODES, batch_size: int = 64, progress=None) -> dict[str, np.ndarray]:
-    """Run the model over a cached split; return ``{mode: logits (n, L)}`` plus ``image_embedding`` (n, E).
+    """Run the model over a cached split; return ``{mode: logits (n, L)}`` plus ``ood_features`` (n, F).
 
     The image encoder runs once per batch for the image and joint modes.
     """
     import torch
 
+    from engine.gate import ood_features
     from engine.model import encode_texts
 
     out = {mode: [] for mode in modes}
-    embeddings = []
+    features = []
     batches = range(0, len(texts), batch_size)
     for start in (batches if progress is None else progress(batches, desc="inference")):
         idx = list(range(start, min(start + batch_size, len(texts))))
@@ -79,12 +80,12 @@ def split_outputs(model, cache: np.ndarray, texts: list[str], tokenizer, params:
         with torch.inference_mode():
             if "image" in modes or "joint" in modes:
                 result = model.forward_modes(image_batch(cache, idx, params), ids, mask)
-                embeddings.append(result["image"].image_embedding.numpy())
+                features.append(ood_features(result["image"]))
             else:
                 result = {"text": model(input_ids=ids, attention_mask=mask)}
         for mode in modes:
             out[mode].append(result[mode].logits.float().numpy())
     arrays = {mode: np.concatenate(values) for mode, values in out.items()}
-    if embeddings:
-        arrays["image_embedding"] = np.concatenate(embeddings)
+    if features:
+        arrays["ood_features"] = np.concatenate(features)
     return arrays

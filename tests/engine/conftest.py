@@ -38,7 +38,7 @@ def build_tiny_pack(out_dir: Path) -> Path:
     """Build a random-weight pack in ``out_dir`` with training.export.export_pack; return the folder."""
     import torch
 
-    from engine.gate import fit_ood, ood_scores, ood_threshold
+    from engine.gate import fit_ood, ood_features, ood_scores, ood_threshold
     from engine.model import FusionModel
     from engine.preprocess import PreprocessParams
     from training.export import export_pack
@@ -52,9 +52,9 @@ def build_tiny_pack(out_dir: Path) -> Path:
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.normal(0, 1, (24, 1, TINY_SIZE, TINY_SIZE)).astype(np.float32))
     with torch.inference_mode():
-        embeddings = model(image=images).image_embedding.numpy()
-    stats = fit_ood(embeddings[:16])
-    threshold = ood_threshold(ood_scores(embeddings[16:], stats))
+        features = ood_features(model(image=images))
+    stats = fit_ood(features[:16])
+    threshold = ood_threshold(ood_scores(features[16:], stats))
     labels = model.config.labels
     calibration = {"temperature": {"image": 1.0, "text": 1.5, "joint": 1.2}, "bias": {"text": [0.25] * len(labels)},
                    "thresholds": {m: [0.5] * len(labels) for m in ("image", "text", "joint")},

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.gate import check_metadata, check_ood, fit_ood, ood_scores, ood_threshold, run_gate
+from engine.gate import check_metadata, check_ood, fit_ood, ood_features, ood_scores, ood_threshold, run_gate
 
 NON_CHEST = ["693_UNCR.dcm", "MR2_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm", "emri_small.dcm",
              "US1_UNCR.dcm", "OBXXXX1A.dcm", "color-px.dcm", "JPEG-LL.dcm", "JPEG2000_UNC.dcm",
@@ -50,6 +50,20 @@ def test_ood_score_separates_shifted_data():
     assert check_ood(threshold - 1e-6, threshold) == []
 
 
+def test_ood_features_are_the_per_channel_mean_and_spread_of_the_encoder_tokens():
+    import torch
+
+    from engine.model import FusionOutput
+
+    tokens = torch.tensor([[[1.0, 10.0], [3.0, 10.0]]])  # (batch 1, 2 tokens, 2 channels)
+    output = FusionOutput(logits=torch.zeros(1, 3), image_embedding=torch.ones(1, 4), text_embedding=None,
+                          joint_embedding=torch.ones(1, 4), image_tokens=tokens)
+    assert ood_features(output).tolist() == [[2.0, 10.0, 1.0, 0.0]]
+    assert ood_features(output, "image_embedding").tolist() == [[1.0] * 4]
+    with pytest.raises(ValueError, match="unknown OOD features"):
+        ood_features(output, "histogram")
+
+
 @pytest.mark.parametrize("name", NON_CHEST)
 def test_non_chest_pydicom_files_are_refused(name, pydicom_data_dir, tiny_predictor):
     from engine.dicom import read_image
@@ -81,9 +95,13 @@ def bundled_predictor():
     return Predictor(bundled_pack_dir())
 
 
-@pytest.mark.parametrize("name", ["693_UNCR.dcm", "US1_UNCR.dcm"])
+# CT, MR, US, NM and a tibia radiograph: what a reader might export to PNG and open (no header)
+BARE_NON_CHEST = ["693_UNCR.dcm", "US1_UNCR.dcm"]
+
+
+@pytest.mark.parametrize("name", BARE_NON_CHEST)
 def test_bundled_pack_refuses_non_chest_pixels_without_header(name, pydicom_data_dir, bundled_predictor):
-    """Bare pixels (as from a PNG: no modality to read) of a CT or US image are refused by the OOD score."""
+    """Bare pixels (as from a PNG: no modality to read) of a non-chest image are refused by the OOD score."""
     from engine.dicom import read_image
     from engine.display import display_float
 
@@ -93,3 +111,12 @@ def test_bundled_pack_refuses_non_chest_pixels_without_header(name, pydicom_data
     assert [i.code for i in result.gate.issues] == ["ood"]
     with_report = bundled_predictor.predict(pixels, "No acute disease.")
     assert with_report.mode == "text" and len(with_report.findings) == 17
+
+
+def test_bundled_pack_does_not_refuse_a_real_chest_film_without_header(rg1_path, bundled_predictor):
+    """A real CR chest film is unlike the synthetic training images (it may be flagged) but is read."""
+    from engine.dicom import read_image
+    from engine.display import display_float
+
+    result = bundled_predictor.predict(display_float(read_image(rg1_path)))
+    assert result.gate.accepted and result.mode == "image"

@@ -68,6 +68,24 @@ def test_broken_manifest_and_missing_folder_are_refused(tiny_pack_copy, tmp_path
         load_pack(tmp_path / "nowhere")
 
 
+def test_gate_reading_unknown_features_is_refused(tiny_pack_copy):
+    manifest = _manifest(tiny_pack_copy)
+    manifest["gate"]["ood"]["features"] = "pixel_histogram"
+    (tiny_pack_copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="pixel_histogram"):
+        load_pack(tiny_pack_copy)
+
+
+def test_gate_statistics_of_the_wrong_width_are_refused(tiny_pack_copy):
+    """A pack whose gate.safetensors was made for other features (e.g. the image embedding) is refused."""
+    manifest = _manifest(tiny_pack_copy)
+    assert manifest["gate"]["ood"]["features"] == "encoder_tokens"
+    manifest["gate"]["ood"]["features"] = "image_embedding"  # stats stay 2 x channels wide
+    write_manifest(tiny_pack_copy, manifest)
+    with pytest.raises(PackError, match="gate.safetensors does not hold 16-wide"):
+        load_pack(tiny_pack_copy)
+
+
 def test_consistent_but_wrong_weights_fail_selftest(tiny_pack_copy):
     """Weights swapped for others (manifest re-hashed) are caught by the selftest."""
     import torch
