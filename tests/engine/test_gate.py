@@ -96,7 +96,9 @@ def bundled_predictor():
 
 
 # CT, MR, US, NM and a tibia radiograph: what a reader might export to PNG and open (no header)
-BARE_NON_CHEST = ["693_UNCR.dcm", "US1_UNCR.dcm"]
+BARE_NON_CHEST = ["693_UNCR.dcm", "eCT_Supplemental.dcm", "MR2_UNCR.dcm", "emri_small.dcm",
+                  "MR-SIEMENS-DICOM-WithOverlays.dcm", "US1_UNCR.dcm", "gdcm-US-ALOKA-16.dcm", "RG3_UNCR.dcm",
+                  "OBXXXX1A.dcm"]
 
 
 @pytest.mark.parametrize("name", BARE_NON_CHEST)
@@ -120,3 +122,15 @@ def test_bundled_pack_does_not_refuse_a_real_chest_film_without_header(rg1_path,
 
     result = bundled_predictor.predict(display_float(read_image(rg1_path)))
     assert result.gate.accepted and result.mode == "image"
+
+
+def test_gate_bench_sorts_pydicom_data_by_header_and_counts_distinct_images(pydicom_data_dir, tiny_predictor):
+    from bench.gate import group_row, score_pydicom_data
+
+    rows = score_pydicom_data(tiny_predictor, pydicom_data_dir)
+    assert {r["file"] for r in rows if r["group"] == "chest"} == {"RG1_UNCR.dcm", "RG1_UNCI.dcm",
+                                                                   "RG1_J2KR.dcm", "RG1_J2KI.dcm"}
+    assert all(r["with_header"]["status"] == "refuse" for r in rows if r["modality"] in ("CT", "MR", "US", "NM"))
+    row = group_row(rows, "non-chest", "with_header")
+    files, distinct = row[2], row[3]
+    assert files > 40 and distinct < files  # re-encodings of one image count once
