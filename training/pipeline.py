@@ -67,7 +67,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", default=str(ROOT / "training" / "configs" / "demo.yaml"))
     parser.add_argument("--out", help="pack folder (default: the bundled pack, resources/pack)")
     parser.add_argument("--name", default="cxr-lens-demo")
-    parser.add_argument("--version", default="0.3.0", help="pack version (default: the bundled pack's)")
+    parser.add_argument("--version", default="0.4.0", help="pack version (default: the bundled pack's)")
     parser.add_argument("--changelog", default="demo pack trained from scratch on the synthetic paired set")
     parser.add_argument("--resume", help="continue an interrupted run folder")
     parser.set_defaults(func=run)
