@@ -95,7 +95,7 @@ def bundled_predictor():
     return Predictor(bundled_pack_dir())
 
 
-# CT, MR, US, NM and a tibia radiograph: what a reader might export to PNG and open (no header)
+# CT (2), MR (3), US (3) and a tibia radiograph: what a reader might export to PNG and open (no header)
 BARE_NON_CHEST = ["693_UNCR.dcm", "eCT_Supplemental.dcm", "MR2_UNCR.dcm", "emri_small.dcm",
                   "MR-SIEMENS-DICOM-WithOverlays.dcm", "US1_UNCR.dcm", "gdcm-US-ALOKA-16.dcm", "RG3_UNCR.dcm",
                   "OBXXXX1A.dcm"]
