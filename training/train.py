@@ -250,6 +250,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     texts = [r.text for r in train_records]
     label_tensor = torch.from_numpy(labels)
     weights = settings.get("loss_weights", {})
+    mask_pos_weight = float(settings.get("mask_pos_weight", MASK_POS_WEIGHT))
     for epoch in range(start_epoch, int(settings["epochs"])):
         model.train()
         order = rng.permutation(len(train_records))
@@ -264,8 +265,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
             ids, mask = encode_texts(tokenizer, [texts[i] for i in idx])
             outputs = dict(model.forward_modes(images, ids, mask), scale=model.logit_scale.exp().clamp(max=100))
             loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights,
-                                  None if mask_cache is None else mask_cache[idx], theta,
-                                  float(settings.get("mask_pos_weight", MASK_POS_WEIGHT)))
+                                  None if mask_cache is None else mask_cache[idx], theta, mask_pos_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
