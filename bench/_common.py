@@ -13,6 +13,17 @@ RESULTS_DIR = ROOT / "bench" / "results"
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 
 
+def pydicom_data_dir() -> Path | None:
+    """Folder of the pydicom-data package's DICOM files (the ``dev`` extra), or None without it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("data_store")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "data"
+    return folder if folder.is_dir() else None
+
+
 def machine_facts() -> dict:
     """Return the facts that make a figure comparable: CPU count, Python, date (UTC)."""
     return {

@@ -17,7 +17,6 @@ Target (issue 5): every non-chest image refused with a reason; chest films read.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -25,14 +24,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import markdown_table, write_results  # noqa: E402
+from bench._common import markdown_table, pydicom_data_dir, write_results  # noqa: E402
 
 TEST_LIMIT = 400
-
-
-def _pydicom_data_dir() -> Path | None:
-    spec = importlib.util.find_spec("data_store")
-    return Path(spec.origin).parent / "data" if spec and spec.origin else None
 
 
 def _verdict(predictor, image) -> dict:
@@ -123,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             ["Synthetic test split", "images", "flagged", "refused", "OOD ratio p50", "p99", "max"],
             [["frontal", split["count"], split["flagged"], split["refused"], split["ood_ratio_p50"],
               split["ood_ratio_p99"], split["ood_ratio_max"]]]))
-    folder = _pydicom_data_dir()
-    if folder is not None and folder.is_dir():
+    folder = pydicom_data_dir()
+    if folder is not None:
         rows = results["pydicom_data"] = score_pydicom_data(predictor, folder)
         summary = [group_row(rows, group, view) for group in ("non-chest", "chest")
                    for view in ("with_header", "bare_pixels")]

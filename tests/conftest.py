@@ -1,18 +1,11 @@
 """Shared fixtures: real DICOM files from the pydicom-data package."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-
-def _pydicom_data_dir() -> Path | None:
-    spec = importlib.util.find_spec("data_store")
-    if spec is None or spec.origin is None:
-        return None
-    folder = Path(spec.origin).parent / "data"
-    return folder if folder.is_dir() else None
+from bench._common import pydicom_data_dir as _pydicom_data_dir
 
 
 @pytest.fixture(scope="session")
