@@ -44,11 +44,12 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def write_results(name: str, results: dict, section_markdown: str) -> Path:
+def write_results(name: str, results: dict, section_markdown: str, command: str | None = None) -> Path:
     """Write ``bench/results/<name>.json`` and replace the ``name`` section of BENCHMARKS.md.
 
     The section sits between ``<!-- bench:name:start -->`` and ``<!-- bench:name:end -->``
-    markers; it is appended when absent. Returns the JSON path.
+    markers; it is appended when absent; it ends with the ``command`` that made it (default
+    ``python bench/<name>.py``). Returns the JSON path.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     results = {"machine": machine_facts(), **results}
@@ -56,7 +57,7 @@ def write_results(name: str, results: dict, section_markdown: str) -> Path:
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
     start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    block = f"{start}\n{section_markdown.strip()}\n\n_Run: `python bench/{name}.py` on " \
+    block = f"{start}\n{section_markdown.strip()}\n\n_Run: `{command or f'python bench/{name}.py'}` on " \
             f"{results['machine']['cpus']} CPUs, {results['machine']['date_utc']}._\n{end}"
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)

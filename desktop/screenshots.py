@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, default=None)
     parser.add_argument("--pack", type=Path, default=None)
     parser.add_argument("--report", type=Path, default=None, help="report text file (default: the study's)")
-    parser.add_argument("--method", default="gradcam", choices=("gradcam", "attention", "ig"),
+    parser.add_argument("--method", default="gradcam", choices=("gradcam", "attention", "ig", "igcam"),
                         help="heatmap method for viewer_heatmap.png")
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args(argv)

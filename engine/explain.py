@@ -22,6 +22,10 @@ Methods
     Integrated Gradients (Sundararajan et al. 2017, via captum) from a black or blurred baseline,
     integrated in segments so that progress can be reported and memory stays bounded; the positive
     attributions are smoothed with a small Gaussian before mapping back.
+``igcam``
+    Integrated Gradients multiplied by the label's HiResCAM map (bilinearly upsampled), as Guided
+    Grad-CAM (Selvaraju et al. 2017) multiplies guided backpropagation by Grad-CAM: IG's pixel detail,
+    kept only where the encoder's class-specific map says the label's evidence lies.
 
 Long work is :func:`explain_steps`, a generator that yields :class:`Progress` and finally the
 :class:`Heatmap`; :func:`explain` runs it to the end.
@@ -42,7 +46,7 @@ from engine.preprocess import map_to_original
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gradcam", "attention", "ig")
+METHODS = ("gradcam", "attention", "ig", "igcam")
 BASELINES = ("black", "blur")
 BLUR_SIGMA_FRACTION = 1 / 20   # IG blurred baseline: Gaussian sigma as a fraction of the input side
 SMOOTH_SIGMA_FRACTION = 1 / 56  # IG map smoothing: sigma as a fraction of the input side (4 px at 224)
@@ -66,7 +70,7 @@ class Heatmap:
         float32 ``(rows, cols)`` on the original image's pixel grid, in [0, 1] (1 = strongest
         evidence for the label; all zeros when the method found no positive evidence).
     method
-        ``"gradcam"``, ``"attention"`` or ``"ig"``.
+        One of :data:`METHODS`.
     label
         The explained label's name, as in the pack.
     mode
@@ -129,7 +133,7 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     report
         Report text; None or blank for image-only input.
     steps
-        Integrated Gradients: number of interpolation points along the path.
+        Integrated Gradients (``ig``, ``igcam``): number of interpolation points along the path.
     baseline
         Integrated Gradients: ``"black"`` (display value 0) or ``"blur"`` (the image blurred).
     batch
@@ -166,7 +170,7 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     trace = FusionTrace(predictor.pack.model, stage=stage if method == "gradcam" else None)
     yield Progress(0.0, f"{method}: {predictor.labels[index]}")
     t0 = time.perf_counter()
-    if method == "ig":  # grad mode is switched on per segment, never held across a yield
+    if method in ("ig", "igcam"):  # grad mode is switched on per segment, never held across a yield
         outcome = None
         black = (0.0 - predictor.params.mean) / predictor.params.std
         for item in _integrated_gradients(trace, tensor, encoded, index, steps, baseline, batch, black):
@@ -174,6 +178,10 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
                 yield item
             else:
                 outcome = item
+        if method == "igcam":
+            with torch.enable_grad():
+                cam = _gradcam(trace, tensor, encoded, index, hires=True)[0]
+            outcome = _gate_by_cam(outcome, cam)
     else:
         with torch.enable_grad():
             if method == "gradcam":
@@ -320,6 +328,19 @@ def _integrated_gradients(trace, tensor, encoded, index, steps, baseline, batch,
                                  "logit": logit, "baseline_logit": base_logit,
                                  "attribution_sum": float(sum(t.sum() for t in totals)),
                                  "convergence_delta": delta}
+
+
+def _gate_by_cam(outcome, cam: np.ndarray):
+    """IG's (map, logit, token scores, details) with the map multiplied by ``cam`` (a non-negative
+    token-grid map) upsampled bilinearly to the map's size."""
+    import torch
+    import torch.nn.functional as F
+
+    pixel, logit, scores, details = outcome
+    gate = F.interpolate(torch.from_numpy(cam)[None, None], size=pixel.shape, mode="bilinear",
+                         align_corners=False)[0, 0].numpy()
+    return pixel * np.clip(gate, 0.0, None), logit, scores, {**details, "gate": "HiResCAM, encoder output",
+                                                             "gate_grid": list(cam.shape)}
 
 
 def _image_baseline(tensor, baseline: str, black: float):

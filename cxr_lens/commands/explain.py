@@ -1,4 +1,5 @@
-"""``cxr-lens explain FILE --label NAME --method gradcam|attention|ig --out PNG``: a heatmap for one finding.
+"""``cxr-lens explain FILE --label NAME --method gradcam|attention|ig|igcam --out PNG``: a heatmap for one
+finding.
 
 Writes the image with the heatmap blended over it (opacity rising with the value) as a PNG on the
 image's own pixel grid; ``--npy`` also saves the float map in [0, 1]. With ``--report`` or

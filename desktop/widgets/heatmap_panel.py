@@ -1,6 +1,6 @@
-"""Heatmap panel: explain the selected finding (Grad-CAM, attention, Integrated Gradients) as an
-overlay on the image, with opacity, legend, toggle, progress and cancel; the report words that
-drove the finding are coloured in the report panel."""
+"""Heatmap panel: explain the selected finding (Grad-CAM, attention, Integrated Gradients, IG ×
+HiResCAM) as an overlay on the image, with opacity, legend, toggle, progress and cancel; the report
+words that drove the finding are coloured in the report panel."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 import engine
 from desktop import theme
 
-METHOD_TITLES = {"gradcam": "Grad-CAM", "attention": "Attention rollout", "ig": "Integrated Gradients"}
+METHOD_TITLES = {"gradcam": "Grad-CAM", "attention": "Attention rollout", "ig": "Integrated Gradients",
+                 "igcam": "IG × HiResCAM"}
 COLORMAP = "turbo"
 FLOOR = 0.15         # heatmap values below this are transparent (engine.explain_overlay.opacity)
 

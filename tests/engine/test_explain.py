@@ -50,7 +50,7 @@ def test_trace_follows_a_model_with_a_token_head():
         assert torch.allclose(trace.logits(image, trace.word_embeddings(ids), mask)[0], joint, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["gradcam", "attention", "ig"])
+@pytest.mark.parametrize("method", ["gradcam", "attention", "ig", "igcam"])
 @pytest.mark.parametrize("report", [None, REPORT])
 def test_heatmap_lies_on_the_original_grid_in_unit_range(tiny_predictor, chest_like_image, method, report):
     heatmap = explain(tiny_predictor, chest_like_image, "effusion", method, report, steps=8, batch=4)
@@ -109,6 +109,21 @@ def test_hirescam_weights_each_position_by_its_own_gradient(tiny_predictor, ches
     expected = manual / manual.max() if manual.max() > 0 else manual
     assert np.allclose(heatmap.model_map, expected, atol=1e-4)
     assert heatmap.details["weights"] == "per position"
+
+
+def test_igcam_is_integrated_gradients_kept_where_hirescam_is(tiny_predictor, chest_like_image):
+    from PIL import Image
+
+    ig = explain(tiny_predictor, chest_like_image, "Effusion", "ig", REPORT, steps=8, batch=4)
+    cam = explain(tiny_predictor, chest_like_image, "Effusion", "gradcam", REPORT, hires=True)
+    both = explain(tiny_predictor, chest_like_image, "Effusion", "igcam", REPORT, steps=8, batch=4)
+    size = ig.model_map.shape[0]
+    gate = np.asarray(Image.fromarray(cam.model_map, mode="F").resize((size, size), Image.BILINEAR))
+    expected = ig.model_map * gate
+    assert expected.max() > 0
+    assert np.allclose(both.model_map, expected / expected.max(), atol=1e-3)
+    assert both.tokens == ig.tokens  # the report words are IG's
+    assert both.details["gate"] == "HiResCAM, encoder output" and both.details["steps"] == 8
 
 
 def test_gradcam_on_an_earlier_stage_has_a_finer_grid(tiny_predictor, chest_like_image):
