@@ -120,24 +120,6 @@ def token_loss(token_logits, grid: tuple[int, int], targets, theta, pos_weight: 
     return (loss * known).sum() / known.sum().clamp_min(1.0)
 
 
-def epoch_order(rng, labels: np.ndarray, label_names, oversample: dict | None) -> np.ndarray:
-    """Training-set indices for one epoch.
-
-    Without ``oversample``: a permutation. With ``{label: factor}``: as many indices drawn with
-    replacement, an image that shows one of those labels ``factor`` times as likely as the others
-    (the largest factor of its labels), so rare small findings are seen more often in the same time.
-    """
-    count = len(labels)
-    if not oversample:
-        return rng.permutation(count)
-    weight = np.ones(count)
-    for name, factor in oversample.items():
-        if name not in label_names:
-            raise ValueError(f"train.oversample names {name!r}, which is not a label; labels: {', '.join(label_names)}")
-        weight = np.maximum(weight, np.where(labels[:, list(label_names).index(name)] > 0, float(factor), 1.0))
-    return rng.choice(count, size=count, replace=True, p=weight / weight.sum())
-
-
 def _lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -271,7 +253,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     mask_pos_weight = float(settings.get("mask_pos_weight", MASK_POS_WEIGHT))
     for epoch in range(start_epoch, int(settings["epochs"])):
         model.train()
-        order = epoch_order(rng, labels, model.config.labels, settings.get("oversample"))
+        order = rng.permutation(len(train_records))
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{settings['epochs']}")
         sums, started = {}, time.perf_counter()
         for b in bar:

@@ -125,19 +125,3 @@ def test_token_loss_weighs_lesion_cells_and_ignores_unknown_ones():
     # 15 negative cells and one positive cell weighted pos_weight, over the 16 known cells
     assert float(token_loss(logits, (4, 4), targets, identity, 1.0)) == pytest.approx(ln2, rel=1e-5)
     assert float(token_loss(logits, (4, 4), targets, identity, 32.0)) == pytest.approx(ln2 * (15 + 32) / 16, rel=1e-5)
-
-
-def test_oversampling_shows_rare_findings_more_often_in_an_epoch_of_the_same_length():
-    from training.train import epoch_order
-
-    names = ("Nodule", "Effusion")
-    labels = np.zeros((1000, 2), np.float32)
-    labels[:50, 0] = 1  # 5 % nodules
-    plain = epoch_order(np.random.default_rng(0), labels, names, None)
-    assert sorted(plain) == list(range(1000))
-    drawn = np.concatenate([epoch_order(np.random.default_rng(s), labels, names, {"Nodule": 4}) for s in range(20)])
-    assert len(drawn) == 20_000
-    share = np.mean(drawn < 50)  # expected 4 * 50 / (4 * 50 + 950) = 0.174
-    assert 0.15 < share < 0.20
-    with pytest.raises(ValueError, match="'Nodules', which is not a label"):
-        epoch_order(np.random.default_rng(0), labels, names, {"Nodules": 4})
