@@ -134,12 +134,23 @@ def ood_features(output, kind: str = OOD_FEATURES) -> np.ndarray:
     ``output`` is an :class:`engine.model.FusionOutput` of an image input. ``kind`` is one of
     :data:`KNOWN_OOD_FEATURES`, as the pack's manifest names it.
     """
-    if kind == "image_embedding":
+    if _known_kind(kind) == "image_embedding":
         return output.image_embedding.float().numpy().astype(np.float64)
-    if kind != "encoder_tokens":
-        raise ValueError(f"unknown OOD features {kind!r}; known: {', '.join(KNOWN_OOD_FEATURES)}")
     tokens = output.image_tokens.float().numpy().astype(np.float64)
     return np.concatenate([tokens.mean(axis=1), tokens.std(axis=1)], axis=1)
+
+
+def ood_feature_width(kind: str, model) -> int:
+    """Return F, the width of :func:`ood_features` of ``kind`` for ``model`` (an engine.model.FusionModel)."""
+    if _known_kind(kind) == "image_embedding":
+        return model.config.embed_dim
+    return 2 * model.image_channels  # mean and standard deviation per channel
+
+
+def _known_kind(kind: str) -> str:
+    if kind not in KNOWN_OOD_FEATURES:
+        raise ValueError(f"unknown OOD features {kind!r}; known: {', '.join(KNOWN_OOD_FEATURES)}")
+    return kind
 
 
 def fit_ood(features: np.ndarray, shrinkage: float = 0.1) -> dict[str, np.ndarray]:

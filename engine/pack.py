@@ -141,13 +141,15 @@ def verify_files(pack_dir: str | Path, manifest: dict) -> list[str]:
 
 def check_gate_stats(pack: Pack) -> None:
     """Raise PackError unless the gate statistics fit the OOD features the manifest names."""
-    from engine.gate import KNOWN_OOD_FEATURES
+    from engine.gate import ood_feature_width
 
     kind = pack.ood_features
-    if kind not in KNOWN_OOD_FEATURES:
+    try:
+        width = ood_feature_width(kind, pack.model)
+    except ValueError:
         raise PackError(f"the pack's OOD gate reads {kind!r} features, which this program does not know",
-                        path=pack.path / MANIFEST, hint="update CXR Lens, or use a pack made for this version")
-    width = pack.model.config.embed_dim if kind == "image_embedding" else 2 * pack.model.image_channels
+                        path=pack.path / MANIFEST,
+                        hint="update CXR Lens, or use a pack made for this version") from None
     if pack.gate_stats.get("mean") is None or pack.gate_stats["mean"].shape != (width,):
         raise PackError(f"{GATE_STATS} does not hold {width}-wide statistics for the {kind} OOD features",
                         path=pack.path / GATE_STATS, hint="rebuild the pack (python -m training export)")
