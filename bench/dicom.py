@@ -18,8 +18,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import markdown_table, write_results  # noqa: E402
-from engine.dicom import read_image, read_path  # noqa: E402
-from engine.display import display_float  # noqa: E402
+from engine.images.read import read_image, read_path  # noqa: E402
+from engine.images.display import display_float  # noqa: E402
 
 N_FILES = 600
 N_STUDIES = 60

@@ -85,8 +85,8 @@ def sample_cases(manifest: Path, split: str = "test", seed: int = 0) -> dict[str
 
 def read_case(row: dict, folder: Path, finding: str):
     """Return the display image in [0, 1], the finding's mask and the report text."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     image01 = display_float(read_image(folder / row["image_path"]))
     with np.load(folder / row["mask_path"], allow_pickle=False) as masks:
@@ -105,8 +105,8 @@ class Scorer:
         """Return ``{name: (deletion AUC, insertion AUC)}``; all frames go through the model in chunks."""
         import torch
 
-        from engine.explain import BLUR_SIGMA_FRACTION, gaussian_blur
-        from engine.preprocess import normalise, resize_letterbox
+        from engine.explain.heatmap import BLUR_SIGMA_FRACTION, gaussian_blur
+        from engine.model.preprocess import normalise, resize_letterbox
 
         params = self.predictor.params
         canvas, _ = resize_letterbox(image01, params.size, params.pad_value)
@@ -129,7 +129,7 @@ def evaluate(predictor, cases, folder: Path, started: float):
     Returns the records, the report-word checks, the figure rows (the first sampled nodule/mass
     case and the first case whose finding the model detects: chosen by rule, not by how the maps
     look) and the wall time (ms) of each variant's first call in this process (cold caches)."""
-    from engine.explain import explain, label_index
+    from engine.explain.heatmap import explain, label_index
 
     scorer, rng = Scorer(predictor), np.random.default_rng(1)
     records, words, figure_cases, first_calls = [], [], {}, {}
@@ -185,7 +185,7 @@ def word_hit(report: str, finding: str, tokens) -> dict | None:
     words the model read (reports are truncated at the pack's token limit). ``chance``
     is the fraction of the report's words that are such mentions (a random word's hit rate).
     """
-    from engine.report import label_text
+    from engine.reports.labeler import label_text
 
     spans = [(e.start, e.end) for e in label_text(report).evidence
              if e.label == finding and e.status in ("positive", "uncertain")]
@@ -227,8 +227,8 @@ def sanity_check(predictor, cases, folder: Path) -> dict:
     import torch
     from PIL import Image as PILImage
 
-    from engine.explain import explain
-    from engine.model import FusionModel
+    from engine.explain.heatmap import explain
+    from engine.model.fusion import FusionModel
     from engine.predict import Predictor
 
     torch.manual_seed(123)
@@ -261,7 +261,7 @@ def runtimes(predictor, cases, folder: Path) -> dict:
     The minimum is the better estimate of the cost on an otherwise idle machine."""
     import torch
 
-    from engine.explain import explain
+    from engine.explain.heatmap import explain
 
     torch.set_num_threads(2)
     finding, row = next((f, rows[0]) for f, rows in cases.items() if rows)

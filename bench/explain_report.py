@@ -19,7 +19,7 @@ def make_figure(rows, path: Path) -> None:
     """
     from PIL import Image as PILImage, ImageDraw, ImageFont
 
-    from engine.explain_overlay import draw_outline, render_overlay
+    from engine.explain.overlay import draw_outline, render_overlay
 
     side, gap, title_h, caption_h = 320, 8, 30, 30
     columns = 1 + len(rows[0][4])

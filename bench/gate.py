@@ -45,8 +45,8 @@ def _pixel_key(pixels: np.ndarray) -> str:
 
 def score_pydicom_data(predictor, folder: Path) -> list[dict]:
     """Gate verdicts for every readable pydicom-data file, with its header and as bare pixels."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
     from engine.errors import EngineError
     from engine.gate import CHEST_BODY_PARTS, RADIOGRAPH_MODALITIES
 
@@ -67,8 +67,8 @@ def score_pydicom_data(predictor, folder: Path) -> list[dict]:
 
 def score_test_split(predictor, records) -> dict:
     """OOD ratios and gate statuses of the test split's frontal images."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     verdicts = [_verdict(predictor, display_float(read_image(r.image_path))) for r in records]
     ratios = np.array([v["ood_ratio"] for v in verdicts])

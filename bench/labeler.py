@@ -1,6 +1,6 @@
 """Report labeler vs the manual MeSH-major terms of all 3,955 Open-i reports, and its speed.
 
-Gold labels: each report's MeSH-major terms mapped with :func:`engine.labels.labels_from_mesh`
+Gold labels: each report's MeSH-major terms mapped with :func:`engine.reports.labels.labels_from_mesh`
 (docs/LABELS.md); ``No Finding`` gold is derived the same way as the labeler's (no mapped finding).
 Predicted positive = labeler status ``positive`` **or ``uncertain``** (uncertain counts as
 positive). Baseline: the same mention patterns with no negation, uncertainty, sections-within-text
@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import markdown_table, write_results  # noqa: E402
 
-from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh  # noqa: E402
-from engine.report import POSITIVE, UNCERTAIN, label_many  # noqa: E402
-from engine.report_rules import MENTIONS  # noqa: E402
-from training.openi import read_reports, reports_path  # noqa: E402
+from engine.reports.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh  # noqa: E402
+from engine.reports.labeler import POSITIVE, UNCERTAIN, label_many  # noqa: E402
+from engine.reports.rules import MENTIONS  # noqa: E402
+from engine.reports.openi import read_reports  # noqa: E402
+from training.openi import reports_path  # noqa: E402
 
 SPLIT_SEED = "cxr-lens-labeler-split-1"
 

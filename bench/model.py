@@ -44,15 +44,15 @@ def _import_seconds() -> float:
 
 
 def _load(pack_dir: Path):
-    from engine.pack import load_pack
+    from engine.model.pack import load_pack
     start = time.perf_counter()
     pack = load_pack(pack_dir)
     return pack, time.perf_counter() - start
 
 
 def _score_test_split(predictor, records) -> dict:
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
     from training.evaluate import mode_metrics
 
     labels = np.stack([r.labels for r in records])
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         results["test_split"] = {"missing": str(manifest_csv)}
         sample_path, report = None, "Heart size is normal. No pleural effusion."
     if sample_path is not None:
-        from engine.dicom import read_image
-        from engine.display import display_float
+        from engine.images.read import read_image
+        from engine.images.display import display_float
         image = display_float(read_image(sample_path))
     else:
         image = np.random.default_rng(0).random((1024, 1024)).astype(np.float32)

@@ -24,8 +24,8 @@ def _embed_queries(predictor, records, batch_size: int = 16) -> tuple[dict[str, 
     """Embed test records through the inference path; return ``{mode: (n, E)}`` and ms per query."""
     import torch
 
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     out = {mode: [] for mode in MODES}
     start = time.perf_counter()
@@ -40,8 +40,8 @@ def _embed_queries(predictor, records, batch_size: int = 16) -> tuple[dict[str, 
 
 
 def _exclusions(archive, records) -> list[set[int]]:
-    from engine.dicom import read_image
-    from engine.similar import file_sha256, study_key
+    from engine.images.read import read_image
+    from engine.similar.search import file_sha256, study_key
 
     return [archive.rows_matching(study_key(read_image(r.image_path)) or None, file_sha256(r.image_path),
                                   (r.id,)) for r in records]
@@ -68,8 +68,8 @@ def _by_label(rankings: list[np.ndarray], queries: np.ndarray, archive_labels: n
 
 def _latency(predictor, archive_folder: Path, records) -> dict:
     """End-to-end ``SimilarSearch.query`` time (model included), image mode and joint mode."""
-    from engine.dicom import read_image
-    from engine.similar import SimilarSearch
+    from engine.images.read import read_image
+    from engine.similar.search import SimilarSearch
 
     search = SimilarSearch.open(predictor, use_user_index=False)
     out = {}
@@ -89,7 +89,7 @@ def _latency(predictor, archive_folder: Path, records) -> dict:
 def run_quality(threads: int = 2, pack_dir: Path | None = None, manifest: Path = MANIFEST) -> dict:
     """Score every mode and a random ranking; return a results dict (``skipped`` says why when it cannot run)."""
     from engine.errors import EngineError
-    from engine.pack import read_manifest
+    from engine.model.pack import read_manifest
     from engine.resources import bundled_pack_dir
 
     pack_dir = Path(pack_dir or bundled_pack_dir())
@@ -103,7 +103,7 @@ def run_quality(threads: int = 2, pack_dir: Path | None = None, manifest: Path =
         return {"skipped": f"the paired data set is missing ({manifest}; build it with `python -m training synth`)"}
 
     from engine.predict import Predictor
-    from engine.similar_archive import CaseArchive
+    from engine.similar.archive import CaseArchive
     from training.dataset import read_records
 
     predictor = Predictor(pack_dir, threads=threads)

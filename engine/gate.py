@@ -131,7 +131,7 @@ def check_pixels(image01: np.ndarray) -> list[GateIssue]:
 def ood_features(output, kind: str = OOD_FEATURES) -> np.ndarray:
     """Return the ``(batch, F)`` float64 features the OOD score reads from a model output.
 
-    ``output`` is an :class:`engine.model.FusionOutput` of an image input. ``kind`` is one of
+    ``output`` is an :class:`engine.model.fusion.FusionOutput` of an image input. ``kind`` is one of
     :data:`KNOWN_OOD_FEATURES`, as the pack's manifest names it.
     """
     if _known_kind(kind) == "image_embedding":
@@ -141,7 +141,7 @@ def ood_features(output, kind: str = OOD_FEATURES) -> np.ndarray:
 
 
 def ood_feature_width(kind: str, model) -> int:
-    """Return F, the width of :func:`ood_features` of ``kind`` for ``model`` (an engine.model.FusionModel)."""
+    """Return F, the width of :func:`ood_features` of ``kind`` for ``model`` (an engine.model.fusion.FusionModel)."""
     if _known_kind(kind) == "image_embedding":
         return model.config.embed_dim
     return 2 * model.image_channels  # mean and standard deviation per channel

@@ -16,8 +16,8 @@ import numpy as np
 
 from engine.errors import ModelError
 from engine.gate import GateVerdict, check_metadata, check_ood, check_pixels, ood_features, ood_scores
-from engine.pack import Pack, load_pack
-from engine.preprocess import Geometry, PreprocessParams, preprocess
+from engine.model.pack import Pack, load_pack
+from engine.model.preprocess import Geometry, PreprocessParams, preprocess
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,10 @@ def _image_facts(image) -> dict:
 
 
 def _display_array(image) -> np.ndarray:
-    """Return the display image in [0, 1] of an ndarray or an engine.dicom Image (first frame)."""
+    """Return the display image in [0, 1] of an ndarray or an engine.images.read Image (first frame)."""
     if isinstance(image, np.ndarray):
         return image
-    from engine.display import display_float
+    from engine.images.display import display_float
     return display_float(image)
 
 
@@ -101,7 +101,7 @@ class Predictor:
     Parameters
     ----------
     pack
-        A :class:`engine.pack.Pack` (or a pack folder, loaded and verified here).
+        A :class:`engine.model.pack.Pack` (or a pack folder, loaded and verified here).
     threads
         torch intra-op threads (None leaves torch's setting alone).
     """
@@ -134,7 +134,7 @@ class Predictor:
 
     def tokenize(self, texts: list[str]):
         """Return ``input_ids`` and ``attention_mask`` for report texts."""
-        from engine.model import encode_texts
+        from engine.model.fusion import encode_texts
         return encode_texts(self.pack.tokenizer, texts)
 
     def model_inputs(self, image_tensor=None, texts: list[str] | None = None) -> dict:
@@ -157,7 +157,7 @@ class Predictor:
 
     def predict(self, image=None, report: str | None = None, check_gate: bool = True,
                 embed: bool = False) -> Prediction:
-        """Predict findings for one image (a [0, 1] array or an engine.dicom Image) and/or a report.
+        """Predict findings for one image (a [0, 1] array or an engine.images.read Image) and/or a report.
 
         When the gate refuses the image, image-based findings are withheld: with a report the
         findings come from the text alone, otherwise there are none. ``embed=True`` also returns the

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from engine.dicom import read_path
+from engine.images.read import read_path
 from engine.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _init_worker(pack_dir: str, threads: int) -> None:
 
 def _predict_one(path: str, use_reports: bool) -> dict:
     """Predict one image file in a worker; returns a result or an error record (never raises)."""
-    from engine.dicom import read_image
+    from engine.images.read import read_image
 
     start = time.perf_counter()
     try:
@@ -119,7 +119,7 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
     intra-op threads ran 10–15× slower than one when other processes shared the cores); use
     ``workers=2`` on two cores for throughput.
     """
-    from engine.pack import load_pack
+    from engine.model.pack import load_pack
 
     folder, out_dir = Path(folder), Path(out_dir)
     pack = load_pack(pack_dir)  # verify before any work: a refused pack stops the scan here

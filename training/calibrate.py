@@ -71,8 +71,8 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     from safetensors.numpy import save_file
     from tqdm import tqdm
 
-    from engine.model import load_tokenizer
-    from engine.preprocess import PreprocessParams
+    from engine.model.fusion import load_tokenizer
+    from engine.model.preprocess import PreprocessParams
     from training.runs import load_run_model
     from training.train import prepare_data
 

@@ -3,8 +3,8 @@
 The manifest is the paired set's CSV (one row per image): an id, the image path (relative to the
 CSV's folder or absolute), the split, the view, the report text (a column, or a sidecar text file),
 and one 0/1 column per label (or a ``labels`` column of ``;``-separated names). Images are put
-through the same pure functions as inference (``engine.display.display_float`` →
-``engine.preprocess.resize_letterbox``) once, and kept as a uint8 ``.npy`` memmap.
+through the same pure functions as inference (``engine.images.display.display_float`` →
+``engine.model.preprocess.resize_letterbox``) once, and kept as a uint8 ``.npy`` memmap.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError
-from engine.labels import LABEL_NAMES
-from engine.preprocess import PreprocessParams, canvas_to_uint8, resize_letterbox
+from engine.reports.labels import LABEL_NAMES
+from engine.model.preprocess import PreprocessParams, canvas_to_uint8, resize_letterbox
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ def read_records(manifest_csv: str | Path, label_names: tuple[str, ...] = LABEL_
 
 def load_canvas(image_path: Path, params: PreprocessParams) -> np.ndarray:
     """Read one image file through the display pipeline and letterbox it; uint8 ``(size, size)``."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     canvas, _ = resize_letterbox(display_float(read_image(image_path)), params.size, params.pad_value)
     return canvas_to_uint8(canvas)

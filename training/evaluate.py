@@ -77,8 +77,8 @@ def evaluate_run(run_dir: str | Path) -> dict:
     import torch
     from tqdm import tqdm
 
-    from engine.model import load_tokenizer
-    from engine.preprocess import PreprocessParams
+    from engine.model.fusion import load_tokenizer
+    from engine.model.preprocess import PreprocessParams
     from training.runs import load_run_model
     from training.train import prepare_data
 

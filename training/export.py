@@ -15,8 +15,8 @@ import numpy as np
 
 from engine.errors import EngineError, PackError
 from engine.gate import OOD_FEATURES
-from engine.pack import SCHEMA_VERSION, write_pack
-from engine.preprocess import PreprocessParams
+from engine.model.pack import SCHEMA_VERSION, write_pack
+from engine.model.preprocess import PreprocessParams
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
                                  for m in MODES},
                         "threshold_method": calibration.get("threshold_method", "max-F1"),
                         "probability": "sigmoid(logit / temperature[mode] + bias[mode][label]); positive when >= threshold"},
-        "preprocessing": {**params.to_dict(), "pipeline": "engine.display.display_float -> "
-                          "engine.preprocess.preprocess (letterbox, bilinear, pad, normalise)"},
+        "preprocessing": {**params.to_dict(), "pipeline": "engine.images.display.display_float -> "
+                          "engine.model.preprocess.preprocess (letterbox, bilinear, pad, normalise)"},
         "inputs": {"image": {"dtype": "float32", "shape": [1, 1, params.size, params.size],
                              "range": "(x - mean) / std of grey in [0, 1]"},
                    "text": {"dtype": "int64", "shape": [1, "T"], "max_tokens": model.config.max_text_tokens}},

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 from engine.errors import ReportError
-from training.openi import METADATA_CSV, REPORTS_ARCHIVE
+from engine.reports.openi import METADATA_CSV, REPORTS_ARCHIVE
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Every frontal training image is run through the pack's own model (the verified p
 run folder) with its report, giving the image, text and joint embeddings in one forward pass. They
 go into hnswlib cosine graphs in ``<pack>/index/`` with the case table (id, study, labels, report
 sections, view) and 96-pixel thumbnails; the manifest's ``index`` section and file checksums are
-then refreshed through :func:`engine.pack.write_manifest`. Images come from the training cache
+then refreshed through :func:`engine.model.pack.write_manifest`. Images come from the training cache
 (``data/cache/train_<size>_<n>.npy``, the same uint8 canvases the model was trained on), built
 here when absent.
 """
@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _case_rows(records, label_names: tuple[str, ...], keep_text: bool) -> list[dict]:
     """Case-table rows for training records: ids, DICOM study UID, file hash, labels, sections, view."""
-    from engine.dicom import read_image
+    from engine.images.read import read_image
     from engine.errors import DicomError
-    from engine.report import split_sections
-    from engine.similar import file_sha256, study_key
+    from engine.reports.labeler import split_sections
+    from engine.similar.search import file_sha256, study_key
 
     rows = []
     for record in records:
@@ -52,7 +52,7 @@ def embed_cached(predictor, cache: np.ndarray, texts: list[str], batch_size: int
     """Embed cached uint8 canvases with their report texts; return ``{mode: (n, E) float32}``."""
     import torch
 
-    from engine.preprocess import normalise, uint8_to_canvas
+    from engine.model.preprocess import normalise, uint8_to_canvas
 
     out = {"image": [], "text": [], "joint": []}
     starts = range(0, len(texts), batch_size)
@@ -70,10 +70,10 @@ def build_pack_index(pack_dir: str | Path, manifest_csv: str | Path, cache_dir: 
                      split: str = "train", batch_size: int = 32, keep_text: bool = True,
                      threads: int = 2, progress=None) -> dict:
     """Build ``<pack>/index/`` from one split of the paired set; return the manifest's new ``index`` section."""
-    from engine.pack import load_pack, read_manifest, write_manifest
+    from engine.model.pack import load_pack, read_manifest, write_manifest
     from engine.predict import Predictor
-    from engine.similar import model_identity
-    from engine.similar_archive import CaseArchive, make_thumbnail
+    from engine.similar.search import model_identity
+    from engine.similar.archive import CaseArchive, make_thumbnail
     from training.dataset import build_cache, read_records
 
     started = time.perf_counter()

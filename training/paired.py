@@ -1,6 +1,6 @@
 """The paired data set: one synthetic study per real Open-i report (``python -m training synth``).
 
-Each report is labelled by ``engine.report``; its positive findings (and, half of the time, its
+Each report is labelled by ``engine.reports.labeler``; its positive findings (and, half of the time, its
 uncertain ones, drawn subtle) are rendered with the side, zone and size its sentences give, as a
 frontal image and, when the report had two images, a lateral one. Real Open-i images, when the
 user has them (``--images DIR``, PNG/JPEG/DICOM named by image id), replace the synthetic image of
@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError
-from engine.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh
-from training.openi import add_reports_option, read_reports, reports_path
+from engine.reports.labels import FINDING_NAMES, LABEL_NAMES, NO_FINDING, labels_from_mesh
+from engine.reports.openi import read_reports
+from training.openi import add_reports_option, reports_path
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _pick_images(record) -> tuple[tuple[str, str], ...]:
 
 def plan_tasks(records, seed: int) -> list[StudyTask]:
     """Label every report and turn it into a :class:`StudyTask` (labeler runs once, batched)."""
-    from engine.report import label_many
+    from engine.reports.labeler import label_many
     from training.synth.spec import mentions_from_evidence
 
     labelled = label_many(records)

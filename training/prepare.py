@@ -14,8 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.labels import labels_from_mesh
-from training.openi import add_reports_option, read_reports, reports_path
+from engine.reports.labels import labels_from_mesh
+from engine.reports.openi import read_reports
+from training.openi import add_reports_option, reports_path
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "prepared"
 
 def prepare_reports(reports: Path, out: Path = DEFAULT_OUT, seed: int = 0) -> dict:
     """Parse ``reports`` (.tgz, folder of XML or XML), label and split them; return counts."""
-    from engine.report import label_many
+    from engine.reports.labeler import label_many
     from training.paired import assign_splits
 
     records, errors = read_reports(reports)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError
-from engine.preprocess import PreprocessParams, normalise, uint8_to_canvas
+from engine.model.preprocess import PreprocessParams, normalise, uint8_to_canvas
 
 MODES = ("image", "text", "joint")
 
@@ -41,7 +41,7 @@ def load_run_model(run_dir: str | Path):
     """Return ``(FusionModel in eval mode with the run's best weights, resolved config dict)``."""
     from safetensors.torch import load_file
 
-    from engine.model import FusionModel, ModelConfig
+    from engine.model.fusion import FusionModel, ModelConfig
 
     run = Path(run_dir)
     config = read_json(run / "config.json")
@@ -69,7 +69,7 @@ def split_outputs(model, cache: np.ndarray, texts: list[str], tokenizer, params:
     import torch
 
     from engine.gate import ood_features
-    from engine.model import encode_texts
+    from engine.model.fusion import encode_texts
 
     out = {mode: [] for mode in modes}
     features = []

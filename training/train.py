@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 
 from engine.errors import EngineError
-from engine.labels import LABEL_NAMES
-from engine.preprocess import PreprocessParams
+from engine.reports.labels import LABEL_NAMES
+from engine.model.preprocess import PreprocessParams
 from training.dataset import build_cache, read_records
 from training.runs import image_batch, read_json, split_outputs, write_json
 
@@ -129,7 +129,7 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
 
 def build_model(config: dict, vocab_size: int):
     """Build the FusionModel from the config (and local pretrained weights when given)."""
-    from engine.model import (FusionModel, ModelConfig, bert_config_from_folder, load_pretrained_image,
+    from engine.model.fusion import (FusionModel, ModelConfig, bert_config_from_folder, load_pretrained_image,
                               load_pretrained_text)
 
     model_cfg = dict(config["model"])
@@ -184,7 +184,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     import torch
     from tqdm import tqdm
 
-    from engine.model import encode_texts, load_tokenizer
+    from engine.model.fusion import encode_texts, load_tokenizer
     from training.tokenizer import tokenizer_from_bert_folder, train_tokenizer
 
     settings = config["train"]

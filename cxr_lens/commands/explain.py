@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
-    from engine.explain import BASELINES, METHODS
-    from engine.explain_overlay import COLORMAPS
+    from engine.explain.heatmap import BASELINES, METHODS
+    from engine.explain.overlay import COLORMAPS
 
     parser = subparsers.add_parser("explain", help="heatmap of the evidence for one finding, as a PNG overlay")
     parser.add_argument("file", help="a DICOM, PNG or JPEG chest radiograph")
@@ -45,11 +45,11 @@ def run(args) -> int:
     import numpy as np
     from PIL import Image as PILImage
 
-    from engine.dicom import read_image
-    from engine.display import display_float
-    from engine.explain import Heatmap, Progress, explain_steps, label_index
-    from engine.explain_overlay import render_overlay
-    from engine.labels import find_label
+    from engine.images.read import read_image
+    from engine.images.display import display_float
+    from engine.explain.heatmap import Heatmap, Progress, explain_steps, label_index
+    from engine.explain.overlay import render_overlay
+    from engine.reports.labels import find_label
     from engine.predict import Predictor
     from engine.errors import GateError, ModelError
     from engine.gate import run_gate

@@ -37,8 +37,8 @@ def _add(args) -> int:
     from engine.errors import EngineError
     from engine.predict import Predictor
     from engine.resources import bundled_pack_dir
-    from engine.similar import default_user_index_dir
-    from engine.similar_build import add_to_user_index
+    from engine.similar.search import default_user_index_dir
+    from engine.similar.build import add_to_user_index
 
     if not Path(args.folder).exists():
         raise EngineError("no such file or folder", path=args.folder)
@@ -65,11 +65,11 @@ def _add(args) -> int:
 def _info(args) -> int:
     from pathlib import Path
 
-    from engine.pack import read_manifest
+    from engine.model.pack import read_manifest
     from engine.resources import bundled_pack_dir
-    from engine.similar import default_user_index_dir
-    from engine.similar_archive import CaseArchive
-    from engine.similar_store import current_generation
+    from engine.similar.search import default_user_index_dir
+    from engine.similar.archive import CaseArchive
+    from engine.similar.store import current_generation
 
     pack_dir = Path(args.pack or bundled_pack_dir())
     manifest = read_manifest(pack_dir)

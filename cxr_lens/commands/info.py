@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.dicom import ReadResult, read_path
+from engine.images.read import ReadResult, read_path
 
 EXIT_SOME_FAILED = 3
 

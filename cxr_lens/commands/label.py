@@ -64,7 +64,7 @@ def _read_input(path: Path) -> tuple[list[str], list, list[ReportError]]:
     if path.is_file() and path.suffix == ".jsonl":
         pairs, errors = read_jsonl(path)
         return [i for i, _ in pairs], [t for _, t in pairs], errors
-    from training.openi import read_reports
+    from engine.reports.openi import read_reports
 
     records, errors = read_reports(path)
     return [r.id for r in records], records, errors
@@ -72,7 +72,7 @@ def _read_input(path: Path) -> tuple[list[str], list, list[ReportError]]:
 
 def run(args: argparse.Namespace) -> int:
     """Label ``args.text`` or ``args.input``; return the exit code."""
-    from engine.report import label_many, label_text
+    from engine.reports.labeler import label_many, label_text
 
     if args.text is not None:
         if args.input is not None:

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print the pack summary, or verify it (a failure raises PackError: exit code 2)."""
-    from engine.pack import describe_pack, load_pack, selftest
+    from engine.model.pack import describe_pack, load_pack, selftest
 
     if args.action == "info":
         info = describe_pack(args.dir)

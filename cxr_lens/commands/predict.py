@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Load the pack, read the image, predict, print."""
-    from engine.dicom import read_image
+    from engine.images.read import read_image
     from engine.predict import Predictor
     from engine.resources import bundled_pack_dir
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from engine.dicom import read_image
-from engine.display import render_uint8
-from engine.dicom_header import Window
+from engine.images.read import read_image
+from engine.images.display import render_uint8
+from engine.images.header import Window
 
 log = logging.getLogger(__name__)
 

@@ -45,10 +45,10 @@ def _write_thumbnails(folder: Path, cases) -> list[str]:
 
 def run(args) -> int:
     """Embed the query, search, print the cases."""
-    from engine.dicom import read_image
+    from engine.images.read import read_image
     from engine.predict import Predictor
     from engine.resources import bundled_pack_dir
-    from engine.similar import SimilarSearch
+    from engine.similar.search import SimilarSearch
 
     if args.k < 1:
         log.error("--k must be at least 1")

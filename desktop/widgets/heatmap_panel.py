@@ -12,7 +12,7 @@ from desktop import theme
 METHOD_TITLES = {"gradcam": "Grad-CAM", "attention": "Attention rollout", "ig": "Integrated Gradients",
                  "igcam": "IG × HiResCAM"}
 COLORMAP = "turbo"
-FLOOR = 0.15         # heatmap values below this are transparent (engine.explain_overlay.opacity)
+FLOOR = 0.15         # heatmap values below this are transparent (engine.explain.overlay.opacity)
 
 
 def overlay_rgba(values01: np.ndarray, colormap: str = COLORMAP) -> np.ndarray:

@@ -102,8 +102,8 @@ def test_index_add_is_incremental_and_searched_with_the_pack(indexed_pack: Path,
 
 
 def test_index_add_survives_a_kill_mid_write(indexed_pack: Path, capsys, tmp_path: Path):
-    from engine.similar_archive import CaseArchive
-    from engine.similar_store import PAUSE_ENV, current_generation
+    from engine.similar.archive import CaseArchive
+    from engine.similar.store import PAUSE_ENV, current_generation
 
     studies = user_studies(tmp_path / "studies", range(2))
     index_dir = tmp_path / "user-index"
@@ -151,10 +151,10 @@ def test_similar_text_output(indexed_pack: Path, capsys):
 
 def test_same_dicom_study_is_excluded_by_study_uid(indexed_pack: Path, rg1_path: Path, capsys, tmp_path: Path):
     """RG1_UNCR and RG1_UNCI are two files (two SOP instances) of one CR study."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
     from engine.predict import Predictor
-    from engine.similar import SimilarSearch
+    from engine.similar.search import SimilarSearch
 
     folder = tmp_path / "dicom"
     folder.mkdir()

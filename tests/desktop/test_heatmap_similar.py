@@ -110,6 +110,6 @@ def test_an_all_zero_map_is_explained_not_silently_empty(full_window, rg1_path):
     open_and_wait(full_window, rg1_path)
     heat = engine_panel(full_window).heatmap
     empty = engine.Heatmap(np.zeros((4, 4), np.float32), "gradcam", "Mass", "image", 0.2, {"total": 5.0})
-    # what engine.explain returns when the method finds no positive evidence (values all zero)
+    # what engine.explain.heatmap returns when the method finds no positive evidence (values all zero)
     heat._on_result(full_window.current_image, None, empty, np.zeros((4, 4, 4), np.uint8))
     assert "no region" in heat.info.text()

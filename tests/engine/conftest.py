@@ -23,8 +23,8 @@ TINY_TEXTS = [
 
 def tiny_model_config(vocab_size: int):
     """A model config small enough to build and run in well under a second."""
-    from engine.labels import LABEL_NAMES
-    from engine.model import ModelConfig
+    from engine.reports.labels import LABEL_NAMES
+    from engine.model.fusion import ModelConfig
 
     return ModelConfig(
         labels=LABEL_NAMES, image_encoder="convnext_atto",
@@ -39,8 +39,8 @@ def build_tiny_pack(out_dir: Path) -> Path:
     import torch
 
     from engine.gate import fit_ood, ood_features, ood_scores, ood_threshold
-    from engine.model import FusionModel
-    from engine.preprocess import PreprocessParams
+    from engine.model.fusion import FusionModel
+    from engine.model.preprocess import PreprocessParams
     from training.export import export_pack
     from training.tokenizer import train_tokenizer
 

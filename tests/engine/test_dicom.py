@@ -1,4 +1,4 @@
-"""engine.dicom on real files (pydicom-data) and on broken files the tests make."""
+"""engine.images.read on real files (pydicom-data) and on broken files the tests make."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from engine.dicom import read_image, read_path
+from engine.images.read import read_image, read_path
 from engine.errors import DicomError
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.dicom import read_image
-from engine.dicom_header import ModalityLut, VoiLut, Window
-from engine.display import (
+from engine.images.read import read_image
+from engine.images.header import ModalityLut, VoiLut, Window
+from engine.images.display import (
     apply_modality_lut, apply_voi, apply_window, auto_window, display_float, invert, to_uint8,
 )
 

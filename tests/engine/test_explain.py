@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from engine.errors import ModelError
-from engine.explain import Heatmap, Progress, explain, explain_steps, label_index
-from engine.explain_text import EncodedReport, encode_report, word_attributions
-from engine.explain_trace import FusionTrace
+from engine.explain.heatmap import Heatmap, Progress, explain, explain_steps, label_index
+from engine.explain.text import EncodedReport, encode_report, word_attributions
+from engine.explain.trace import FusionTrace
 
 REPORT = "Small left pleural effusion. No pneumothorax."
 
@@ -32,7 +32,7 @@ def test_trace_reproduces_the_model_logits(tiny_predictor):
 
 
 def test_trace_follows_a_model_with_a_token_head():
-    from engine.model import FusionModel
+    from engine.model.fusion import FusionModel
 
     from tests.engine.conftest import tiny_model_config
 
@@ -192,7 +192,7 @@ def test_ig_yields_progress_and_can_be_cancelled(tiny_predictor, chest_like_imag
 
 
 def test_engine_image_input(tiny_predictor, rg1_path):
-    from engine.dicom import read_image
+    from engine.images.read import read_image
 
     heatmap = explain(tiny_predictor, read_image(rg1_path), "Cardiomegaly", "gradcam")
     assert heatmap.values.shape == (1955, 1841)
@@ -226,7 +226,7 @@ def test_text_baseline_keeps_only_special_tokens(tiny_predictor):
 
 
 def test_overlay_leaves_the_image_where_the_map_is_low():
-    from engine.explain_overlay import colormap_lut, render_overlay
+    from engine.explain.overlay import colormap_lut, render_overlay
 
     image = np.tile(np.linspace(0, 1, 40, dtype=np.float32), (30, 1))
     values = np.zeros_like(image)
@@ -243,7 +243,7 @@ def test_overlay_leaves_the_image_where_the_map_is_low():
 
 
 def test_colormaps_and_outline():
-    from engine.explain_overlay import colormap_lut, draw_outline, legend_bar, mask_outline
+    from engine.explain.overlay import colormap_lut, draw_outline, legend_bar, mask_outline
 
     inferno = colormap_lut("inferno")
     assert inferno.shape == (256, 3) and tuple(inferno[0]) == (0, 0, 4) and tuple(inferno[-1]) == (252, 255, 164)

@@ -53,7 +53,7 @@ def test_ood_score_separates_shifted_data():
 def test_ood_features_are_the_per_channel_mean_and_spread_of_the_encoder_tokens():
     import torch
 
-    from engine.model import FusionOutput
+    from engine.model.fusion import FusionOutput
 
     tokens = torch.tensor([[[1.0, 10.0], [3.0, 10.0]]])  # (batch 1, 2 tokens, 2 channels)
     output = FusionOutput(logits=torch.zeros(1, 3), image_embedding=torch.ones(1, 4), text_embedding=None,
@@ -66,7 +66,7 @@ def test_ood_features_are_the_per_channel_mean_and_spread_of_the_encoder_tokens(
 
 @pytest.mark.parametrize("name", NON_CHEST)
 def test_non_chest_pydicom_files_are_refused(name, pydicom_data_dir, tiny_predictor):
-    from engine.dicom import read_image
+    from engine.images.read import read_image
 
     image = read_image(pydicom_data_dir / name)
     result = tiny_predictor.predict(image)
@@ -77,7 +77,7 @@ def test_non_chest_pydicom_files_are_refused(name, pydicom_data_dir, tiny_predic
 
 
 def test_chest_cr_passes_metadata_and_pixels(rg1_path, tiny_predictor):
-    from engine.dicom import read_image
+    from engine.images.read import read_image
 
     result = tiny_predictor.predict(read_image(rg1_path))
     assert result.gate.accepted and result.mode == "image"
@@ -104,8 +104,8 @@ BARE_NON_CHEST = ["693_UNCR.dcm", "eCT_Supplemental.dcm", "MR2_UNCR.dcm", "emri_
 @pytest.mark.parametrize("name", BARE_NON_CHEST)
 def test_bundled_pack_refuses_non_chest_pixels_without_header(name, pydicom_data_dir, bundled_predictor):
     """Bare pixels (as from a PNG: no modality to read) of a non-chest image are refused by the OOD score."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     pixels = display_float(read_image(pydicom_data_dir / name))
     result = bundled_predictor.predict(pixels)
@@ -117,8 +117,8 @@ def test_bundled_pack_refuses_non_chest_pixels_without_header(name, pydicom_data
 
 def test_bundled_pack_does_not_refuse_a_real_chest_film_without_header(rg1_path, bundled_predictor):
     """A real CR chest film is unlike the synthetic training images (it may be flagged) but is read."""
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     result = bundled_predictor.predict(display_float(read_image(rg1_path)))
     assert result.gate.accepted and result.mode == "image"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.labels import FINDING_NAMES, LABEL_NAMES, LABELS, NO_FINDING, find_label, labels_from_mesh
+from engine.reports.labels import FINDING_NAMES, LABEL_NAMES, LABELS, NO_FINDING, find_label, labels_from_mesh
 
 
 def test_names_and_order_are_stable():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from engine.errors import ModelError
-from engine.model import FusionModel
-from engine.preprocess import PreprocessParams, letterbox_geometry, map_to_original, preprocess
+from engine.model.fusion import FusionModel
+from engine.model.preprocess import PreprocessParams, letterbox_geometry, map_to_original, preprocess
 
 from tests.engine.conftest import tiny_model_config
 
@@ -144,7 +144,7 @@ def test_pretrained_image_weights_from_safetensors_with_rgb_stem(tmp_path):
     import timm
     from safetensors.torch import save_file
 
-    from engine.model import load_pretrained_image
+    from engine.model.fusion import load_pretrained_image
 
     config = tiny_model_config(100)
     rgb = timm.create_model(config.image_encoder, pretrained=False, in_chans=3, num_classes=5,
@@ -163,7 +163,7 @@ def test_pretrained_bert_folder_is_loaded_offline(tmp_path):
 
     from transformers import BertConfig, BertModel
 
-    from engine.model import bert_config_from_folder, load_pretrained_text
+    from engine.model.fusion import bert_config_from_folder, load_pretrained_text
 
     bert = BertModel(BertConfig(vocab_size=90, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                 intermediate_size=64, max_position_embeddings=40), add_pooling_layer=False)

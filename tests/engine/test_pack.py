@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PackError
-from engine.pack import MANIFEST, SCHEMA_VERSION, WEIGHTS, describe_pack, load_pack, write_manifest
+from engine.model.pack import MANIFEST, SCHEMA_VERSION, WEIGHTS, describe_pack, load_pack, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 

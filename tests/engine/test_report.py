@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from engine.report import label_many, label_sections, label_text, split_sections
+from engine.reports.labeler import label_many, label_sections, label_text, split_sections
 
 
 def labels(text: str) -> dict[str, str]:
@@ -168,7 +168,7 @@ def test_to_dict_is_the_cli_line_format():
 
 
 def test_import_has_no_side_effects():
-    code = "import sys, engine.report; print('spacy' in sys.modules)"
+    code = "import sys, engine.reports.labeler; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -176,8 +176,9 @@ def test_import_has_no_side_effects():
 def test_real_corpus_against_mesh():
     """All 3,955 Open-i reports label without error and agree with MeSH above a floor."""
     from engine.errors import ReportError
-    from engine.labels import FINDING_NAMES, labels_from_mesh
-    from training.openi import find_openi_dir, read_reports
+    from engine.reports.labels import FINDING_NAMES, labels_from_mesh
+    from engine.reports.openi import read_reports
+    from training.openi import find_openi_dir
 
     try:
         folder = find_openi_dir()

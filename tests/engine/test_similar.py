@@ -36,7 +36,7 @@ def chest_png(path: Path, seed: int) -> Path:
 
 def write_paired_set(folder: Path, n_train: int = 12, n_test: int = 2) -> Path:
     """A miniature paired set (PNG images, report column, 0/1 label columns); return the manifest CSV."""
-    from engine.labels import LABEL_NAMES
+    from engine.reports.labels import LABEL_NAMES
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -70,12 +70,12 @@ def indexed_pack(tiny_pack_dir: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def search(indexed_pack: Path):
     from engine.predict import Predictor
-    from engine.similar import SimilarSearch
+    from engine.similar.search import SimilarSearch
     return SimilarSearch.open(Predictor(indexed_pack), use_user_index=False)
 
 
 def test_index_step_writes_manifest_section_and_checksums(indexed_pack: Path):
-    from engine.pack import load_pack
+    from engine.model.pack import load_pack
 
     pack = load_pack(indexed_pack)  # verifies every listed file, index/ included
     section = pack.manifest["index"]
@@ -96,8 +96,8 @@ def test_case_table_holds_labels_sections_and_thumbnails(search):
 
 
 def test_own_study_is_never_returned(search, indexed_pack: Path):
-    from engine.dicom import read_image
-    from engine.display import display_float
+    from engine.images.read import read_image
+    from engine.images.display import display_float
 
     query_path = indexed_pack.parent / "paired" / "case05.png"
     image = read_image(query_path)
@@ -153,7 +153,7 @@ def test_image_query_encodes_the_image_once_and_matches_predict_and_embed(search
 
 
 def test_identical_results_after_save_and_load(search, tmp_path: Path):
-    from engine.similar_archive import CaseArchive
+    from engine.similar.archive import CaseArchive
 
     archive = search.archives["pack"]
     rng = np.random.default_rng(3)
@@ -167,7 +167,7 @@ def test_identical_results_after_save_and_load(search, tmp_path: Path):
 
 
 def test_damaged_index_is_refused(search, tmp_path: Path):
-    from engine.similar_archive import CaseArchive
+    from engine.similar.archive import CaseArchive
 
     folder = tmp_path / "copy"
     search.archives["pack"].save(folder)
@@ -178,7 +178,7 @@ def test_damaged_index_is_refused(search, tmp_path: Path):
 
 
 def test_incremental_add_grows_graphs_in_place(tiny_predictor, tmp_path: Path):
-    from engine.similar_archive import CaseArchive
+    from engine.similar.archive import CaseArchive
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((30, 16)).astype(np.float32)
@@ -201,9 +201,9 @@ def test_incremental_add_grows_graphs_in_place(tiny_predictor, tmp_path: Path):
 def test_stale_pack_index_is_refused(indexed_pack: Path, tmp_path: Path):
     import json
 
-    from engine.pack import load_pack, write_manifest
+    from engine.model.pack import load_pack, write_manifest
     from engine.predict import Predictor
-    from engine.similar import SimilarSearch
+    from engine.similar.search import SimilarSearch
 
     pack = Path(shutil.copytree(indexed_pack, tmp_path / "pack"))
     meta_path = pack / "index" / "index.json"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from PIL import Image as PILImage
 
-from engine.labels import LABEL_NAMES
+from engine.reports.labels import LABEL_NAMES
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +76,7 @@ def test_training_resumes_from_last_checkpoint(tmp_path):
 
 
 def test_pipeline_builds_a_loadable_pack(tmp_path):
-    from engine.pack import load_pack
+    from engine.model.pack import load_pack
     from engine.predict import Predictor
     from training.pipeline import build_pack
 

@@ -12,13 +12,8 @@ import pytest
 from engine.errors import ReportError
 from training import fetch_openi
 from training.__main__ import STEP_MODULES, main
-from training.openi import (
-    find_openi_dir,
-    normalise_image_id,
-    parse_report_xml,
-    read_reports,
-    read_view_positions,
-)
+from engine.reports.openi import normalise_image_id, parse_report_xml, read_reports, read_view_positions
+from training.openi import find_openi_dir
 
 
 def _report_xml(uid: str, sections: dict[str, str], major=("normal",), automatic=(), images=()) -> bytes:

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from engine.labels import LABEL_NAMES
+from engine.reports.labels import LABEL_NAMES
 from training.paired import assign_splits, build_paired, study_seed
 from training.synth.dicom_out import load_masks
 

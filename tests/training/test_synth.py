@@ -6,7 +6,7 @@ import pydicom
 import pytest
 from scipy import ndimage
 
-from engine.labels import FINDING_NAMES
+from engine.reports.labels import FINDING_NAMES
 from training.synth import dicom_out
 from training.synth.anatomy import build_frontal
 from training.synth.context import FindingSpec
@@ -186,8 +186,8 @@ def test_masks_npz_round_trip(tmp_path):
 
 @pytest.mark.parametrize("mono1", [False, True])
 def test_engine_display_shows_lungs_darker_than_heart(tmp_path, mono1):
-    display = pytest.importorskip("engine.display")
-    from engine.dicom import read_image
+    display = pytest.importorskip("engine.images.display")
+    from engine.images.read import read_image
     for seed in range(30):
         rng = np.random.default_rng(seed)
         patient = sample_patient(rng)

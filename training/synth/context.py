@@ -18,7 +18,7 @@ class FindingSpec:
     Attributes
     ----------
     label
-        A name from ``engine.labels.FINDING_NAMES``.
+        A name from ``engine.reports.labels.FINDING_NAMES``.
     sides
         ``("right",)``, ``("left",)`` or both; empty when the finding has no side.
     zone

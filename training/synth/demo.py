@@ -58,7 +58,7 @@ DEMOS = (
 
 def write_demo(study: DemoStudy, out: Path) -> list[Path]:
     """Render and write one demo study; return the files written."""
-    from engine.report import label_sections
+    from engine.reports.labeler import label_sections
 
     labelled = label_sections(study.findings, study.impression)
     rng = np.random.default_rng(study.seed)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from engine.labels import FINDING_NAMES, find_label
+from engine.reports.labels import FINDING_NAMES, find_label
 from training.synth.context import FindingSpec
 from training.synth.patient import sample_patient
 from training.synth.render import SynthImage

@@ -49,7 +49,7 @@ class Mention:
 
 
 def mentions_from_evidence(evidence) -> list[Mention]:
-    """Convert ``engine.report.Evidence`` items (or their dicts) to :class:`Mention` s."""
+    """Convert ``engine.reports.labeler.Evidence`` items (or their dicts) to :class:`Mention` s."""
     out = []
     for ev in evidence:
         get = ev.get if isinstance(ev, dict) else lambda k, e=ev: getattr(e, k)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.dicom_header import ModalityLut, VoiLut, Window
+from engine.images.header import ModalityLut, VoiLut, Window
 
 # Percentiles of the modality values used as a window when the file carries none.
 DEFAULT_PERCENTILES = (0.5, 99.5)
@@ -104,7 +104,7 @@ def colour_to_float(rgb: np.ndarray, bits_stored: int = 8) -> np.ndarray:
 
 
 def modality_values(image, frame: int = 0) -> np.ndarray:
-    """Return one grey frame of ``image`` (an :class:`engine.dicom.Image`) after the modality LUT."""
+    """Return one grey frame of ``image`` (an :class:`engine.images.read.Image`) after the modality LUT."""
     return apply_modality_lut(image.pixels(frame), image.modality_lut)
 
 

@@ -5,7 +5,7 @@ Their parameters come from the pack manifest's ``preprocessing`` section
 each step is recorded (:class:`Geometry`) so a map on the model grid can be put back onto the
 original pixel grid (:func:`map_to_original`).
 
-Input images are float arrays in [0, 1] as returned by ``engine.display.display_float``:
+Input images are float arrays in [0, 1] as returned by ``engine.images.display.display_float``:
 ``(rows, cols)`` for grey, ``(rows, cols, 3)`` for colour (converted to grey here).
 """
 from __future__ import annotations

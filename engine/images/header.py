@@ -1,4 +1,4 @@
-"""Header facts and display parameters taken from a pydicom dataset (used by engine.dicom only)."""
+"""Header facts and display parameters taken from a pydicom dataset (used by engine.images.read only)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,7 +75,7 @@ def pixel_spacing(dataset) -> tuple[tuple[float, float] | None, str]:
 
 
 def header_facts(dataset, path: Path) -> dict:
-    """Return the :class:`engine.dicom.Image` fields read from a dataset's header."""
+    """Return the :class:`engine.images.read.Image` fields read from a dataset's header."""
     meta = getattr(dataset, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     spacing, spacing_source = pixel_spacing(dataset)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import SimilarIndexError
-from engine.similar_store import (MODES, graph_file, read_archive_folder, write_archive_folder)
+from engine.similar.store import (MODES, graph_file, read_archive_folder, write_archive_folder)
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class CaseArchive:
                 "thumbnail_size": self.thumbnail_size, "model": self.model}
 
     def save(self, folder: str | Path) -> dict:
-        """Write the archive into a new folder (see :mod:`engine.similar_store`); return index.json's content."""
+        """Write the archive into a new folder (see :mod:`engine.similar.store`); return index.json's content."""
         return write_archive_folder(Path(folder), self.meta(), self.graphs, self.cases, self.thumbnails)
 
     @classmethod

@@ -9,7 +9,7 @@ from engine.errors import DicomError
 
 
 def raster_header_facts(path: Path) -> dict:
-    """Return the :class:`engine.dicom.Image` fields of a PNG/JPEG file (no DICOM metadata).
+    """Return the :class:`engine.images.read.Image` fields of a PNG/JPEG file (no DICOM metadata).
 
     The folder becomes the study and series, so a folder of PNGs reads as one study.
     """

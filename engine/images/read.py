@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DicomError
-from engine.raster import raster_header_facts, read_raster_pixels
-from engine.dicom_header import (
+from engine.images.raster import raster_header_facts, read_raster_pixels
+from engine.images.header import (
     ModalityLut, VoiLut, Window, header_facts, modality_lut_from, voi_from,
 )
 

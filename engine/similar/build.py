@@ -5,7 +5,7 @@ found beside it) and joint embeddings, its labels (the report labeler's when the
 else the model's positives) and a thumbnail. Images already in the index (same file content) are
 skipped, so running it again on a grown folder adds only the new studies. The hnswlib graphs grow
 in place (``resize_index`` + ``add_items``, no rebuild) and the new snapshot replaces the old one
-atomically (:func:`engine.similar_store.commit_generation`).
+atomically (:func:`engine.similar.store.commit_generation`).
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.similar import file_sha256, load_user_archive, model_identity, study_key
-from engine.similar_archive import CaseArchive, make_thumbnail
-from engine.similar_store import commit_generation
+from engine.similar.search import file_sha256, load_user_archive, model_identity, study_key
+from engine.similar.archive import CaseArchive, make_thumbnail
+from engine.similar.store import commit_generation
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def embed_case(predictor, image01: np.ndarray, report: str | None) -> tuple[dict
 def _case_labels(report: str | None, positives: list[str]) -> tuple[list[str], str, dict]:
     if report is None:
         return positives, "model", {}
-    from engine.report import NEGATIVE, label_text, split_sections
+    from engine.reports.labeler import NEGATIVE, label_text, split_sections
     labels = [name for name, status in label_text(report).labels.items() if status != NEGATIVE]
     sections = {s.name: report[s.start:s.end].strip() for s in split_sections(report) if s.name != "preamble"}
     return labels, "report", sections
@@ -102,11 +102,11 @@ def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=
     Parameters
     ----------
     folder
-        A file, folder (recursive) or DICOMDIR, read with :func:`engine.dicom.read_path`.
+        A file, folder (recursive) or DICOMDIR, read with :func:`engine.images.read.read_path`.
     predictor
         The :class:`engine.predict.Predictor` whose model makes the embeddings.
     root
-        The user index root (see :func:`engine.similar.default_user_index_dir`).
+        The user index root (see :func:`engine.similar.search.default_user_index_dir`).
     progress
         Optional ``progress(done, total)`` callback.
 
@@ -115,8 +115,8 @@ def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=
     SimilarIndexError
         When the existing user index is damaged or belongs to another model.
     """
-    from engine.dicom import read_path
-    from engine.display import display_float
+    from engine.images.read import read_path
+    from engine.images.display import display_float
     from engine.errors import DicomError
     from engine.gate import run_gate
 

@@ -166,7 +166,7 @@ def load_pack(pack_dir: str | Path, run_selftest: bool = True) -> Pack:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from engine.model import FusionModel, ModelConfig, load_tokenizer
+    from engine.model.fusion import FusionModel, ModelConfig, load_tokenizer
 
     root = Path(pack_dir)
     manifest = read_manifest(root)
@@ -216,7 +216,7 @@ def make_selftest(model, tokenizer, size: int) -> dict:
     """Return the selftest tensors: a fixed synthetic image and text, and the model's logits on them."""
     import torch
 
-    from engine.model import encode_texts
+    from engine.model.fusion import encode_texts
 
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     rng = np.random.default_rng(20240601)
@@ -254,7 +254,7 @@ def write_pack(pack_dir: str | Path, model, tokenizer_json: str | Path, manifest
     pack_dir
         Output folder (created; existing pack files are overwritten).
     model
-        A trained :class:`engine.model.FusionModel`. Its weights are stored as ``weights_dtype``
+        A trained :class:`engine.model.fusion.FusionModel`. Its weights are stored as ``weights_dtype``
         and reloaded before the selftest is computed, so the selftest matches what loads.
     tokenizer_json
         Path of the tokenizer.json to copy into ``tokenizer/``.
@@ -268,7 +268,7 @@ def write_pack(pack_dir: str | Path, model, tokenizer_json: str | Path, manifest
     import torch
     from safetensors.torch import save_file
 
-    from engine.model import load_tokenizer
+    from engine.model.fusion import load_tokenizer
 
     root = Path(pack_dir)
     (root / "tokenizer").mkdir(parents=True, exist_ok=True)

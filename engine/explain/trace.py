@@ -1,4 +1,4 @@
-"""A differentiable re-run of :class:`engine.model.FusionModel` that exposes what explanations need.
+"""A differentiable re-run of :class:`engine.model.fusion.FusionModel` that exposes what explanations need.
 
 The model's own ``forward`` returns head-averaged attention weights that are not part of the
 autograd graph (``nn.MultiheadAttention`` averages a copy), and it takes token ids, which cannot be
@@ -60,7 +60,7 @@ class FusionTrace:
     Parameters
     ----------
     model
-        A :class:`engine.model.FusionModel` in eval mode.
+        A :class:`engine.model.fusion.FusionModel` in eval mode.
     stage
         Index into the image encoder's timm ``feature_info`` (its feature levels, finest first)
         whose output is kept as ``stage_features`` (e.g. ``-2`` for the level before the last), or

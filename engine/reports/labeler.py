@@ -2,7 +2,7 @@
 
 Only the FINDINGS and IMPRESSION sections count (INDICATION, HISTORY, COMPARISON … describe why the
 study was done, not what it shows). Each section is tokenised with scispacy's rule tokenizer,
-split into sentences and scanned for mentions of each label (:mod:`engine.report_rules`). A
+split into sentences and scanned for mentions of each label (:mod:`engine.reports.rules`). A
 mention is *negative* when a negation trigger covers it, *uncertain* when a hedge covers it,
 *positive* otherwise. A trigger before a mention covers it up to a scope terminator ("but",
 "however", "which", ";" …); one after it covers it back to a terminator or a comma; a negation in
@@ -22,8 +22,8 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.labels import FINDING_NAMES, NO_FINDING
-from engine import report_rules as rules
+from engine.reports.labels import FINDING_NAMES, NO_FINDING
+from engine.reports import rules
 
 POSITIVE, NEGATIVE, UNCERTAIN = "positive", "negative", "uncertain"
 COUNTED_SECTIONS = ("findings", "impression")
@@ -119,7 +119,7 @@ class ReportLabels:
     ----------
     labels
         ``{label: "positive" | "negative" | "uncertain"}`` for the labels the report mentions,
-        in :data:`engine.labels.LABEL_NAMES` order, plus ``No Finding: positive`` when derived.
+        in :data:`engine.reports.labels.LABEL_NAMES` order, plus ``No Finding: positive`` when derived.
         Labels not mentioned are absent.
     evidence
         Every mention found, in text order.
@@ -388,7 +388,7 @@ def label_many(items: Iterable[str | Mapping | object], batch_size: int = 256) -
     items
         Each a free-text report (``str``, as :func:`label_text`), a mapping with ``findings`` and
         ``impression`` keys, or an object with those attributes (e.g.
-        :class:`training.openi.ReportRecord`), as :func:`label_sections`.
+        :class:`engine.reports.openi.ReportRecord`), as :func:`label_sections`.
     batch_size
         Documents per spaCy batch.
     """

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import ModelError
-from engine.explain_text import TokenAttribution, encode_report, word_attributions
-from engine.preprocess import map_to_original
+from engine.explain.text import TokenAttribution, encode_report, word_attributions
+from engine.model.preprocess import map_to_original
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     predictor
         An :class:`engine.predict.Predictor` (its pack's model, preprocessing and calibration).
     image
-        Display image in [0, 1] ``(rows, cols)`` (or ``(rows, cols, 3)``), or an engine.dicom Image.
+        Display image in [0, 1] ``(rows, cols)`` (or ``(rows, cols, 3)``), or an engine.images.read Image.
     label
         Label name (case, spaces and dashes ignored).
     method
@@ -152,7 +152,7 @@ def explain_steps(predictor, image, label: str, method: str = "gradcam", report:
     """
     import torch
 
-    from engine.explain_trace import FusionTrace
+    from engine.explain.trace import FusionTrace
 
     start = time.perf_counter()
     if method not in METHODS:
@@ -215,7 +215,7 @@ def _display_array(image) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return image
     if hasattr(image, "pixels"):
-        from engine.display import display_float
+        from engine.images.display import display_float
         return display_float(image)
     raise ModelError(f"cannot explain a {type(image).__name__}; give a [0, 1] array or an engine Image")
 

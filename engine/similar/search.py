@@ -18,8 +18,8 @@ import numpy as np
 
 from engine.checksums import sha256_file as file_sha256
 from engine.errors import SimilarIndexError
-from engine.similar_archive import CaseArchive
-from engine.similar_store import MODES, current_generation
+from engine.similar.archive import CaseArchive
+from engine.similar.store import MODES, current_generation
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class SimilarSearch:
         Parameters
         ----------
         image
-            A [0, 1] display array or an :class:`engine.dicom.Image` (its StudyInstanceUID and file
+            A [0, 1] display array or an :class:`engine.images.read.Image` (its StudyInstanceUID and file
             hash then exclude its own study automatically).
         report
             The query study's report text.
@@ -260,7 +260,7 @@ class SimilarSearch:
     def _query_labels(words: str | None, positives: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
         """Labels of the query: the labeler's (positive or uncertain) for text, else the model's positives."""
         if words:
-            from engine.report import NEGATIVE, label_text
+            from engine.reports.labeler import NEGATIVE, label_text
             labels = label_text(words).labels
             return tuple(name for name, status in labels.items() if status != NEGATIVE), "report"
         return positives, "model"

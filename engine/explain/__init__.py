@@ -1,0 +1,4 @@
+"""Explanations: Grad-CAM, attention, Integrated Gradients, overlays and report-word attributions.
+
+May import: engine.errors, images (display), model.
+"""
