@@ -43,7 +43,11 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "explain": {"errors", "images", "model"},
     "similar": {"errors", "checksums", "gate", "images", "reports", "model"},
     "predict": {"errors", "gate", "images", "model", "reports"},
-    "scan": {"errors", "images", "model", "predict"},
+    "dicom_results": {"errors", "checksums", "gate", "images", "reports", "model", "predict", "explain"},
+    "triage": {"errors", "reports", "predict"},
+    "pacs": {"errors", "images", "dicom_results"},
+    "scan": {"errors", "images", "model", "predict", "explain", "dicom_results", "triage", "pacs"},
+    "scan_ray": {"errors", "images", "model", "predict", "scan", "dicom_results", "triage"},
 }
 
 
