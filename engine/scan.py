@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -144,7 +145,11 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
         records = (_predict_one(path, use_reports) for path in todo)
         yield from _write_records(records, out_dir, done, skipped, failed, total)
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(str(pack.path), threads)) as pool:
+        # spawn, not fork: this process already ran torch (the pack's selftest), and a forked child
+        # inherits OpenMP's thread pool in a state it cannot use (the workers slept forever).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(str(pack.path), threads)) as pool:
             records = pool.map(_predict_one, todo, [use_reports] * len(todo), chunksize=4)
             yield from _write_records(records, out_dir, done, skipped, failed, total)
     write_summary(out_dir, pack.label_names)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -57,3 +59,15 @@ def test_scan_with_a_tampered_pack_stops_before_work(scan_folder_input, tmp_path
     code = main(["scan", str(scan_folder_input), "--out", str(tmp_path / "out"), "--pack", str(tiny_pack_copy)])
     assert code == 2
     assert "weights.safetensors" in capsys.readouterr().err
+
+
+def test_two_workers_scan_every_image_without_hanging(scan_folder_input, tmp_path, tiny_pack_dir):
+    # the parent runs torch (pack selftest) before the pool starts: forked workers deadlocked here
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "cxr_lens.cli", "scan", str(scan_folder_input), "--out", str(out),
+                           "--pack", str(tiny_pack_dir), "--workers", "2"], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 3, done.stderr  # broken.dcm failed, the two images were scanned
+    paths = sorted(r["path"].split("/")[-1] for r in _lines(out / "results.jsonl"))
+    assert paths == ["mr.dcm", "rg1.dcm"]
+    assert len((out / "summary.csv").read_text().splitlines()) == 3
