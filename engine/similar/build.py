@@ -5,7 +5,9 @@ found beside it) and joint embeddings, its labels (the report labeler's when the
 else the model's positives) and a thumbnail. Images already in the index (same file content) are
 skipped, so running it again on a grown folder adds only the new studies. The hnswlib graphs grow
 in place (``resize_index`` + ``add_items``, no rebuild) and the new snapshot replaces the old one
-atomically (:func:`engine.similar.store.commit_generation`).
+atomically (:func:`engine.similar.store.commit_generation`). The images are embedded without a lock;
+the live snapshot is then read again, merged with the new cases and committed under the index's
+writer lock, so adds running at the same time all keep their cases.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from engine.similar.search import file_sha256, load_user_archive, model_identity, study_key
 from engine.similar.archive import CaseArchive, make_thumbnail
-from engine.similar.store import commit_generation
+from engine.similar.store import commit_generation, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,14 @@ def _case_labels(report: str | None, positives: list[str]) -> tuple[list[str], s
     return labels, "report", sections
 
 
+def _load_or_new(root: Path, pack) -> CaseArchive:
+    """The live snapshot of a user index, or an empty archive for the pack's model."""
+    archive = load_user_archive(root, pack)
+    if archive is None:
+        archive = CaseArchive(dim=int(pack.manifest["model"]["embed_dim"]), model=model_identity(pack.manifest))
+    return archive
+
+
 def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=None) -> AddSummary:
     """Embed the new frontal images under ``folder`` into the user index at ``root``.
 
@@ -122,10 +132,7 @@ def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=
 
     root = Path(root)
     summary = AddSummary(root)
-    archive = load_user_archive(root, predictor.pack)
-    if archive is None:
-        archive = CaseArchive(dim=int(predictor.pack.manifest["model"]["embed_dim"]),
-                              model=model_identity(predictor.pack.manifest))
+    archive = _load_or_new(root, predictor.pack)
     known = {case.get("sha256") for case in archive.cases}
     found = read_path(folder)
     summary.errors += [(str(error.path), error.reason) for error in found.errors]
@@ -161,8 +168,17 @@ def add_to_user_index(folder: str | Path, predictor, root: str | Path, progress=
         summary.added.append(str(image.path))
         if progress is not None:
             progress(done, len(images))
-    if cases:
-        archive.add(cases, embeddings, np.stack(thumbnails))
-        summary.snapshot = commit_generation(root, archive.save).name
+    if not cases:
+        summary.count = archive.count
+        return summary
+    with writer_lock(root):
+        archive = _load_or_new(root, predictor.pack)  # another writer may have committed meanwhile
+        now_known = {case.get("sha256") for case in archive.cases}
+        keep = [i for i, case in enumerate(cases) if case["sha256"] not in now_known]
+        summary.already_indexed += [path for i, path in enumerate(summary.added) if i not in keep]
+        summary.added = [summary.added[i] for i in keep]
+        if keep:
+            archive.add([cases[i] for i in keep], [embeddings[i] for i in keep], np.stack([thumbnails[i] for i in keep]))
+            summary.snapshot = commit_generation(root, archive.save).name
     summary.count = archive.count
     return summary

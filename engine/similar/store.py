@@ -12,7 +12,9 @@ A *user index* is a root folder whose ``CURRENT`` file names the live snapshot, 
 :func:`commit_generation` writes a new snapshot into a temporary folder, fsyncs every file, renames
 the folder into place and only then replaces ``CURRENT`` with :func:`os.replace`; a crash at any
 point leaves ``CURRENT`` naming a complete, loadable snapshot. Snapshots not named by ``CURRENT``
-are removed by the next writer.
+are removed by the next writer. Writers serialise their read-modify-write of a snapshot with
+:func:`writer_lock` (an OS file lock on ``writer.lock``, released by the OS when a writer dies);
+readers need no lock.
 """
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ import logging
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from engine.checksums import sha256_file
 from engine.errors import SimilarIndexError
@@ -39,6 +43,7 @@ META = "index.json"
 CASES = "cases.json.gz"
 THUMBNAILS = "thumbnails.npz"
 CURRENT = "CURRENT"
+LOCK = "writer.lock"
 GENERATION_PREFIX = "gen-"
 # Test hook: when set to a file path, a writer creates that file after writing the first file of a
 # new snapshot and then sleeps, so a test can kill it mid-write (tests/cli/test_similar.py).
@@ -193,6 +198,39 @@ def current_generation(root: Path) -> Path | None:
     return folder
 
 
+@contextmanager
+def writer_lock(root: Path, timeout_s: float = 900.0):
+    """Hold the user index's writer lock for a read-modify-write of its snapshot.
+
+    Two writers (two ``cxr-lens index add`` runs, the viewer and a scan) that each read the live
+    snapshot, add cases and commit would otherwise keep only the last one's cases.
+
+    Parameters
+    ----------
+    root
+        The user index root (created when missing).
+    timeout_s
+        Seconds to wait for another writer before giving up.
+
+    Raises
+    ------
+    SimilarIndexError
+        When another writer holds the lock for longer than ``timeout_s``.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root / LOCK))
+    try:
+        lock.acquire(timeout=timeout_s)
+    except Timeout as error:
+        raise SimilarIndexError(f"another writer has held the index's {LOCK} for {timeout_s:.0f} s", path=root,
+                                hint="wait until the other `cxr-lens index add` (or the viewer's add) "
+                                     "finishes, then run it again") from error
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def commit_generation(root: Path, write) -> Path:
     """Write a new snapshot of a user index with ``write(folder)`` and make it the live one atomically.
 
@@ -207,6 +245,9 @@ def commit_generation(root: Path, write) -> Path:
     -------
     Path
         The new live snapshot folder.
+
+    Call it while holding :func:`writer_lock`, with ``write`` built from the snapshot read under
+    the same lock.
     """
     root.mkdir(parents=True, exist_ok=True)
     live = current_generation(root)

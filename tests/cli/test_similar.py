@@ -84,7 +84,7 @@ def test_index_add_is_incremental_and_searched_with_the_pack(indexed_pack: Path,
     user_studies(studies, range(3, 5), with_reports=False)
     code, grown = run_json(capsys, ["index", "add", str(studies), *base])
     assert code == 0 and len(grown["added"]) == 2 and grown["count"] == 5 and grown["snapshot"] == "gen-000002"
-    assert sorted(p.name for p in index_dir.iterdir()) == ["CURRENT", "gen-000002"]  # old snapshot removed
+    assert sorted(p.name for p in index_dir.iterdir()) == ["CURRENT", "gen-000002", "writer.lock"]  # old snapshot removed
 
     code, info = run_json(capsys, ["index", "info", *base])
     assert info["user"]["count"] == 5 and info["user"]["modes"] == {"image": 5, "text": 3, "joint": 5}
@@ -92,7 +92,7 @@ def test_index_add_is_incremental_and_searched_with_the_pack(indexed_pack: Path,
 
     query = studies / "study001" / "frontal.png"
     code, data = run_json(capsys, ["similar", str(query), "--k", "17", "--pack", str(indexed_pack),
-                                   "--user-index", str(index_dir), "--json"])
+                                   "--index-dir", str(index_dir), "--json"])
     assert code == 0 and data["archives"] == {"pack": 12, "user": 5}
     ids = [(c["archive"], c["case_id"]) for c in data["cases"]]
     assert len(ids) == 16 and sum(a == "user" for a, _ in ids) == 4  # its own study is left out
@@ -137,7 +137,7 @@ def test_index_add_survives_a_kill_mid_write(indexed_pack: Path, capsys, tmp_pat
 
     code, after = run_json(capsys, ["index", "add", str(studies), *base])  # the next run completes the job
     assert code == 0 and len(after["added"]) == 2 and after["count"] == 4
-    assert sorted(p.name for p in index_dir.iterdir()) == ["CURRENT", "gen-000002"]  # debris cleaned
+    assert sorted(p.name for p in index_dir.iterdir()) == ["CURRENT", "gen-000002", "writer.lock"]  # debris cleaned
 
 
 def test_similar_text_output(indexed_pack: Path, capsys):
@@ -170,3 +170,24 @@ def test_same_dicom_study_is_excluded_by_study_uid(indexed_pack: Path, rg1_path:
     assert any(c.archive == "user" and c.case_id == "dicom/RG1_UNCR" for c in by_array.cases)
     by_image = search.query(image=other_file, k=13)
     assert [c.archive for c in by_image.cases] == ["pack"] * 12 and by_image.excluded == 1
+
+
+def test_two_adds_at_once_keep_every_case(indexed_pack: Path, tmp_path: Path):
+    """Two processes add different studies to one index at the same moment: neither add is lost."""
+    many = user_studies(tmp_path / "many", range(6))
+    few = user_studies(tmp_path / "few", range(10, 12), with_reports=False)
+    index_dir = tmp_path / "user-index"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    processes = [subprocess.Popen([sys.executable, "-m", "cxr_lens", "index", "add", str(folder), "--pack",
+                                   str(indexed_pack), "--index-dir", str(index_dir), "--json"],
+                                  cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for folder in (many, few)]
+    outputs = [process.communicate(timeout=240) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err.decode() for _, err in outputs]
+    added = [json.loads(out)["added"] for out, _ in outputs]
+    assert [len(a) for a in added] == [6, 2]
+    from engine.similar.archive import CaseArchive
+    from engine.similar.store import current_generation
+    live = CaseArchive.load(current_generation(index_dir))
+    assert live.count == 8
+    assert sorted(case["path"] for case in live.cases) == sorted(str(Path(p).resolve()) for p in added[0] + added[1])
