@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     parser.add_argument("--mode", choices=("image", "text", "joint"),
                         help="embedding to search (default: joint with image and text, else the one given)")
     parser.add_argument("--pack", help="model pack folder (default: the bundled pack)")
-    parser.add_argument("--user-index", help="user index folder (default: $CXR_LENS_USER_INDEX or the data dir)")
+    parser.add_argument("--index-dir",
+                        help="user index folder, as for `index add` (default: $CXR_LENS_USER_INDEX or the data dir)")
     parser.add_argument("--no-user-index", action="store_true", help="search the pack's archive only")
     parser.add_argument("--thumbnails", metavar="DIR", help="write each result's thumbnail as DIR/<rank>_<id>.png")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the model (default 2)")
@@ -60,7 +61,7 @@ def run(args) -> int:
     image = read_image(args.file) if args.file else None
     start = time.perf_counter()
     predictor = Predictor(args.pack or bundled_pack_dir(), threads=args.threads)
-    search = SimilarSearch.open(predictor, args.user_index, use_user_index=not args.no_user_index)
+    search = SimilarSearch.open(predictor, args.index_dir, use_user_index=not args.no_user_index)
     load_ms = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     result = search.query(image=image, report=report, text=args.text, k=args.k, mode=args.mode)
