@@ -4,7 +4,8 @@
 can show progress and stop early. Results are appended to ``OUT/results.jsonl`` (one line per
 image, flushed as it goes, so a killed scan loses nothing) and failures to ``OUT/errors.jsonl``;
 ``OUT/summary.csv`` is rewritten at the end from all results. With ``resume=True`` images already in
-``results.jsonl`` are skipped.
+``results.jsonl`` are skipped and failed ones tried again. The Ray engine (:mod:`engine.scan_ray`)
+writes through the same :func:`prepare_out_dir`, :func:`write_record` and :func:`write_summary`.
 """
 from __future__ import annotations
 
@@ -66,11 +67,12 @@ def _done_paths(out_dir: Path) -> set[str]:
 _WORKER_PREDICTOR = None
 
 
-def _init_worker(pack_dir: str, threads: int) -> None:
+def _init_worker(pack, threads: int) -> None:
+    """Build this process's predictor from a loaded pack or a pack folder (worker processes)."""
     global _WORKER_PREDICTOR  # one predictor per worker process, built once
     from engine.predict import Predictor
 
-    _WORKER_PREDICTOR = Predictor(pack_dir, threads=threads)
+    _WORKER_PREDICTOR = Predictor(pack, threads=threads)
 
 
 def _predict_one(path: str, use_reports: bool) -> dict:
@@ -111,6 +113,35 @@ def write_summary(out_dir: Path, label_names: tuple[str, ...]) -> Path:
     return target
 
 
+def prepare_out_dir(out_dir: Path, resume: bool) -> set[str]:
+    """Create ``out_dir`` and return the paths already done there (none unless ``resume``).
+
+    Without ``resume`` earlier results are removed; ``errors.jsonl`` is always started afresh,
+    because files that failed are tried again on resume.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done_paths = _done_paths(out_dir) if resume else set()
+    for name in ((ERRORS,) if resume else (RESULTS, ERRORS)):
+        (out_dir / name).unlink(missing_ok=True)
+    return done_paths
+
+
+def write_record(record: dict, results, errors) -> str:
+    """Write one image's record (a result, or an ``error`` record) to the open output files.
+
+    This is the one place a prediction record becomes scan output, for the local and the Ray engine.
+    Returns the progress message for it.
+    """
+    if "error" in record:
+        errors.write(json.dumps(record) + "\n")
+        errors.flush()
+        return record["error"]
+    results.write(json.dumps(record) + "\n")
+    results.flush()
+    return ", ".join(record["positive"]) or ("refused by the gate" if record["mode"] == "none"
+                                             else "no finding above threshold")
+
+
 def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, resume: bool = False,
                 workers: int = 1, use_reports: bool = True) -> Iterator[ScanProgress]:
     """Scan every image under ``folder`` with the pack in ``pack_dir``; yield progress per image.
@@ -118,21 +149,20 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
     Files that cannot be read are recorded in ``errors.jsonl`` with their reason and the scan goes
     on. ``workers`` processes each load the pack once and run torch on one thread (measured: two
     intra-op threads ran 10–15× slower than one when other processes shared the cores); use
-    ``workers=2`` on two cores for throughput.
+    ``workers=2`` on two cores for throughput. On resume, a first progress says how many images
+    were already done.
     """
     from engine.model.pack import load_pack
 
     folder, out_dir = Path(folder), Path(out_dir)
     pack = load_pack(pack_dir)  # verify before any work: a refused pack stops the scan here
-    out_dir.mkdir(parents=True, exist_ok=True)
     found = read_path(folder)
-    done_paths = _done_paths(out_dir) if resume else set()
-    if not resume:
-        for name in (RESULTS, ERRORS):
-            (out_dir / name).unlink(missing_ok=True)
+    done_paths = prepare_out_dir(out_dir, resume)
     todo = [str(image.path) for image in found.images if str(image.path) not in done_paths]
     total = len(found.images) + len(found.errors)
     skipped, failed, done = len(found.images) - len(todo), 0, 0
+    if skipped:
+        yield ScanProgress(skipped, total, 0, skipped, str(folder), f"{skipped} of {total} already done")
     with open(out_dir / ERRORS, "a") as errors:
         for error in found.errors:
             errors.write(json.dumps({"path": str(error.path), "error": error.reason}) + "\n")
@@ -141,7 +171,7 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
             yield ScanProgress(done + skipped, total, failed, skipped, str(error.path), error.reason)
     threads = 1
     if workers <= 1:
-        _init_worker(str(pack.path), threads)
+        _init_worker(pack, threads)  # in this process: the pack loaded (and self-tested) above
         records = (_predict_one(path, use_reports) for path in todo)
         yield from _write_records(records, out_dir, done, skipped, failed, total)
     else:
@@ -160,14 +190,6 @@ def _write_records(records, out_dir: Path, done: int, skipped: int, failed: int,
     with open(out_dir / RESULTS, "a") as results, open(out_dir / ERRORS, "a") as errors:
         for record in records:
             done += 1
-            if "error" in record:
-                failed += 1
-                errors.write(json.dumps(record) + "\n")
-                errors.flush()
-                message = record["error"]
-            else:
-                results.write(json.dumps(record) + "\n")
-                results.flush()
-                message = ", ".join(record["positive"]) or ("refused by the gate" if record["mode"] == "none"
-                                                            else "no finding above threshold")
+            failed += "error" in record
+            message = write_record(record, results, errors)
             yield ScanProgress(done + skipped, total, failed, skipped, record["path"], message)

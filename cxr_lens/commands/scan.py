@@ -1,16 +1,20 @@
 """``cxr-lens scan DIR --out OUTDIR [--resume] [--workers N] [--pack DIR] [--no-reports]``.
 
-Writes OUTDIR/results.jsonl, errors.jsonl and summary.csv; progress goes to stderr. Exit code 0
+Writes OUTDIR/results.jsonl, errors.jsonl and summary.csv. Progress goes to stderr: a live count,
+rate and ETA rewritten in place on a terminal, a plain line every ``PLAIN_EVERY_S`` seconds when
+stderr is a file or pipe, each failed file on its own line, and a final summary line. Exit code 0
 when every file was scanned, 3 when some could not be read (each listed in errors.jsonl).
 """
 from __future__ import annotations
 
 import sys
+import time
 
 from engine.resources import bundled_pack_dir
 from engine.scan import scan_folder
 
 EXIT_SOME_FAILED = 3
+PLAIN_EVERY_S = 10.0
 
 
 def register(subparsers) -> None:
@@ -25,18 +29,72 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+class ProgressLine:
+    """Count, rate (images/s of this run, resumed images left out) and ETA of a scan on a text stream.
+
+    On a terminal one line is rewritten in place after every image; otherwise a plain line is
+    written at most every ``every_s`` seconds and at the end, so logs stay short.
+    """
+
+    def __init__(self, stream=None, every_s: float = PLAIN_EVERY_S):
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every_s = every_s
+        self.start = self.last_plain = time.monotonic()
+        self.open_line = False
+
+    def text(self, progress) -> str:
+        """``[done/total percent] rate, ETA, failed`` for one progress record."""
+        elapsed = time.monotonic() - self.start
+        rate = (progress.done - progress.skipped) / elapsed if elapsed > 0 else 0.0
+        eta = f"{(progress.total - progress.done) / rate:.0f} s" if rate > 0 else "?"
+        percent = 100.0 * progress.done / progress.total if progress.total else 100.0
+        return (f"[{progress.done}/{progress.total} {percent:.0f}%] {rate:.2f} images/s, ETA {eta}, "
+                f"{progress.failed} failed")
+
+    def update(self, progress) -> None:
+        """Show one progress record."""
+        if self.live:
+            self.stream.write(f"\r\x1b[2K{self.text(progress)}")
+            self.stream.flush()
+            self.open_line = True
+        elif time.monotonic() - self.last_plain >= self.every_s or progress.done == progress.total:
+            self.note(self.text(progress))
+            self.last_plain = time.monotonic()
+
+    def note(self, message: str) -> None:
+        """Write a message on a line of its own (ending a live line first)."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.open_line = False
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+
+def report_progress(progresses, show: ProgressLine):
+    """Show every progress record of a scan, each failure on its own line; return the last record."""
+    last = None
+    for progress in progresses:
+        if progress.failed > (last.failed if last else 0):
+            where = "" if progress.message.startswith(progress.path) else f"{progress.path}: "
+            show.note(f"failed: {where}{progress.message}")
+        elif progress.skipped and progress.done == progress.skipped:
+            show.note(progress.message)  # on resume: "N of M already done"
+        show.update(progress)
+        last = progress
+    return last
+
+
 def run(args) -> int:
     if args.workers < 1:
         print("cxr-lens scan: --workers must be at least 1", file=sys.stderr)
         return 1
-    last = None
-    for last in scan_folder(args.folder, args.out, args.pack or bundled_pack_dir(), resume=args.resume,
-                            workers=args.workers, use_reports=not args.no_reports):
-        where = "" if last.message.startswith(last.path) else f"{last.path}: "
-        print(f"[{last.done}/{last.total}] {where}{last.message}", file=sys.stderr)
+    show = ProgressLine()
+    last = report_progress(scan_folder(args.folder, args.out, args.pack or bundled_pack_dir(), resume=args.resume,
+                                       workers=args.workers, use_reports=not args.no_reports), show)
     if last is None:
         print(f"cxr-lens scan: no images found under {args.folder}", file=sys.stderr)
         return 2
-    print(f"scanned {last.total} file(s): {last.failed} failed, {last.skipped} already done; "
-          f"results in {args.out}", file=sys.stderr)
+    show.note(f"scanned {last.total} file(s): {last.failed} failed, {last.skipped} already done; "
+              f"results in {args.out}")
     return EXIT_SOME_FAILED if last.failed else 0

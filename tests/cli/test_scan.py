@@ -71,3 +71,40 @@ def test_two_workers_scan_every_image_without_hanging(scan_folder_input, tmp_pat
     paths = sorted(r["path"].split("/")[-1] for r in _lines(out / "results.jsonl"))
     assert paths == ["mr.dcm", "rg1.dcm"]
     assert len((out / "summary.csv").read_text().splitlines()) == 3
+
+
+def test_resume_of_a_finished_scan_says_all_were_done(scan_folder_input, tmp_path, tiny_pack_dir, capsys):
+    (scan_folder_input / "broken.dcm").unlink()
+    out = tmp_path / "out"
+    argv = ["scan", str(scan_folder_input), "--out", str(out), "--pack", str(tiny_pack_dir), "--no-reports"]
+    assert main(argv) == 0
+    before = (out / "results.jsonl").read_text()
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "2 of 2 already done" in err and "no images found" not in err
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_progress_is_one_live_line_on_a_terminal_and_sparse_plain_lines_otherwise(
+        scan_folder_input, tmp_path, tiny_pack_dir):
+    import io
+
+    from cxr_lens.commands.scan import ProgressLine, report_progress
+    from engine.scan import scan_folder
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    streams = {"tty": Terminal(), "pipe": io.StringIO()}
+    for name, stream in streams.items():
+        last = report_progress(scan_folder(scan_folder_input, tmp_path / name, tiny_pack_dir),
+                               ProgressLine(stream, every_s=3600))
+        assert (last.done, last.total, last.failed) == (3, 3, 1)
+    tty, pipe = streams["tty"].getvalue(), streams["pipe"].getvalue()
+    assert tty.count("\r") == 3 and "[3/3 100%]" in tty and "images/s, ETA" in tty
+    assert "\r" not in pipe
+    lines = pipe.splitlines()  # the failure, then only the final count (the next is an hour away)
+    assert len(lines) == 2 and "failed: " in lines[0] and "broken.dcm" in lines[0]
+    assert lines[1].startswith("[3/3 100%]") and lines[1].endswith("1 failed")
