@@ -53,3 +53,10 @@ class ModelError(EngineError):
 
 class SimilarIndexError(EngineError):
     """A similar-case index is missing, damaged or does not match the pack."""
+
+
+class PacsError(EngineError):
+    """A PACS (DICOMweb or DIMSE server) could not be reached, refused us, or sent something unusable.
+
+    The message names the server (URL or ``AET@host:port``, never credentials) and what to check.
+    """
