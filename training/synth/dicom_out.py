@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
+from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
 from training.synth.render import BITS_STORED
@@ -23,6 +24,8 @@ from training.synth.study import SynthImage
 CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 DX_PRESENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 BASIC_TEXT_SR_STORAGE = "1.2.840.10008.5.1.4.1.1.88.11"
+#: DX View Code Sequence (0054,0220) values, CID 4010 (codes as pydicom's dictionary gives them)
+VIEW_CODES = {"PA": codes.SCT.PosteroAnterior, "AP": codes.SCT.AnteroPosterior, "LL": codes.SCT.LeftLateral}
 
 
 def hashed_uid(*parts: str) -> str:
@@ -77,6 +80,7 @@ def _base(info: StudyInfo, sop_class: str, sop_uid: str, modality: str) -> Datas
     ds.PatientID = info.patient_id
     ds.PatientSex = info.patient_sex
     ds.PatientAge = f"{info.patient_age:03d}Y"
+    ds.PatientBirthDate = ""  # Type 2: present, unknown (a synthetic patient has only an age)
     ds.StudyDate = ds.ContentDate = info.date
     ds.StudyTime = ds.ContentTime = "090000"
     ds.AccessionNumber = info.patient_id[-16:]
@@ -101,6 +105,7 @@ def image_dataset(info: StudyInfo, image: SynthImage, image_id: str, number: int
     ds.BodyPartExamined = "CHEST"
     ds.ViewPosition = image.view
     ds.PatientOrientation = ["P", "F"] if image.view == "LL" else ["L", "F"]
+    ds.AnatomicRegionSequence = Sequence([_code(codes.SCT.Chest.value, "SCT", codes.SCT.Chest.meaning)])
     ds.ImageComments = SYNTHETIC_NOTE
     ds.BurnedInAnnotation = "NO"
     ds.DerivationDescription = f"synthetic; source id {image_id}"
@@ -119,6 +124,13 @@ def image_dataset(info: StudyInfo, image: SynthImage, image_id: str, number: int
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
         ds.PixelIntensityRelationship = "LOG"
         ds.PixelIntensityRelationshipSign = 1 if image.rendered.monochrome1 else -1
+        ds.ImageLaterality = "U"  # DX Anatomy Imaged, Type 1: the chest is an unpaired region
+        ds.LossyImageCompression = "00"  # DX Image, Type 1: written uncompressed
+        ds.DetectorType = ""  # Type 2: no detector was involved
+        ds.PositionerType = ""  # Type 2: no positioner either
+        ds.AcquisitionContextSequence = Sequence()  # Type 2, empty
+        view = VIEW_CODES[image.view]
+        ds.ViewCodeSequence = Sequence([_code(view.value, "SCT", view.meaning)])
     centre, width = image.rendered.window
     ds.WindowCenter, ds.WindowWidth = f"{centre:.1f}", f"{width:.1f}"
     ds.PixelData = np.ascontiguousarray(px, dtype="<u2").tobytes()

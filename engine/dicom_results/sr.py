@@ -1,0 +1,116 @@
+"""Write one Comprehensive 3D SR, TID 1500 "Imaging Measurement Report", per analysed image.
+
+The report holds one measurement group (TID 1501) for the analysis itself — input mode, the input
+gate's verdict, each gate issue coded with its message as text, the out-of-distribution score and
+threshold — and, unless the gate refused the image, one group per label: the finding's code as the
+finding type, a qualitative evaluation Present/Absent (the calibrated decision), the probability
+(DCM 122157 "Probability", UCUM "1") and the decision threshold as numeric measurements, and the
+input mode. Every group names the algorithm (pack name, version, manifest sha256) and references
+the source image.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from engine.dicom_results import codes as c
+from engine.dicom_results.source import Algorithm, Analysis, read_source
+
+log = logging.getLogger(__name__)
+
+MANUFACTURER = "CXR Lens"
+SR_SERIES_NUMBER = 901
+
+
+def algorithm_identification(algorithm: Algorithm, mode: str | None = None):
+    """TID 4019 Algorithm Identification: pack name, version and (as a parameter) manifest sha256."""
+    import highdicom as hd
+
+    parameters = [f"manifest sha256 {algorithm.sha256}"] + ([f"input mode {mode}"] if mode else [])
+    return hd.sr.AlgorithmIdentification(name=algorithm.name, version=algorithm.version, parameters=parameters)
+
+
+def _analysis_group(analysis: Analysis, algorithm: Algorithm, source, uid: str):
+    import highdicom as hd
+
+    gate = analysis.gate or {"status": "pass", "issues": []}
+    evaluations = [hd.sr.QualitativeEvaluation(c.INPUT_MODE, c.MODES.get(analysis.mode, c.MODES["none"])),
+                   hd.sr.QualitativeEvaluation(c.GATE_VERDICT, c.GATE_STATUS[gate["status"]])]
+    evaluations += [hd.sr.QualitativeEvaluation(c.GATE_ISSUE, c.gate_issue_code(issue["code"]))
+                    for issue in gate.get("issues", [])]
+    measurements = [hd.sr.Measurement(name=name, value=float(gate[key]), unit=c.UNIT_ONE)
+                    for name, key in ((c.OOD_SCORE, "ood_score"), (c.OOD_THRESHOLD, "ood_threshold"))
+                    if gate.get(key) is not None]
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=c.ANALYSIS_TRACKING),
+        finding_type=c.GATE_ASSESSMENT, algorithm_id=algorithm_identification(algorithm, analysis.mode),
+        measurements=measurements or None, qualitative_evaluations=evaluations,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
+    for issue in gate.get("issues", []):  # TID 1501 row 12: qualitative evaluations as TEXT
+        group[0].ContentSequence.append(hd.sr.TextContentItem(
+            name=c.GATE_MESSAGE, value=f"{issue['severity']}: {issue['message']}"[:1024],
+            relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+    return group
+
+
+def _finding_group(finding: tuple, mode: str, algorithm: Algorithm, source, uid: str):
+    import highdicom as hd
+
+    name, probability, threshold, positive = finding
+    code = c.label_code(name)
+    algorithm_id = algorithm_identification(algorithm, mode)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=name),
+        finding_type=code, algorithm_id=algorithm_id,
+        measurements=[hd.sr.Measurement(name=c.PROBABILITY, value=probability, unit=c.UNIT_ONE,
+                                        algorithm_id=algorithm_id),
+                      hd.sr.Measurement(name=c.THRESHOLD, value=threshold, unit=c.UNIT_ONE)],
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(code, c.PRESENT if positive else c.ABSENT),
+                                 hd.sr.QualitativeEvaluation(c.INPUT_MODE, c.MODES[mode])],
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
+
+
+def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
+    """Return the SR dataset (a highdicom ``Comprehensive3DSR``) for one image's prediction.
+
+    ``prediction`` is an :class:`engine.predict.Prediction` or its dict form (a scan record). A
+    refused image gets an SR with the analysis group only: the verdict and the reasons, no findings.
+
+    Raises
+    ------
+    DicomError
+        The source is not a DICOM image (see :func:`engine.dicom_results.source.read_source`).
+    """
+    import highdicom as hd
+
+    source = read_source(source_path)
+    analysis = Analysis.from_prediction(prediction)
+    sop = str(source.SOPInstanceUID)
+    groups = [_analysis_group(analysis, algorithm, source, c.result_uid(sop, algorithm.sha256, "analysis", "sr"))]
+    if not analysis.refused:
+        groups += [_finding_group(f, analysis.mode, algorithm, source, c.result_uid(sop, algorithm.sha256, f[0], "sr"))
+                   for f in analysis.findings]
+    observer = hd.sr.ObserverContext(
+        observer_type=hd.sr.CodedConcept.from_code(c.codes.DCM.Device),
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=c.result_uid("device", algorithm.sha256, algorithm.name, algorithm.version),
+            name=MANUFACTURER, manufacturer_name=MANUFACTURER, model_name=f"{algorithm.name} {algorithm.version}"))
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=c.PROCEDURE, imaging_measurements=groups, referenced_images=[source])
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[source], content=report[0],
+        series_instance_uid=c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "sr"),
+        series_number=SR_SERIES_NUMBER, sop_instance_uid=c.result_uid(sop, algorithm.sha256, "sr", "findings"),
+        instance_number=1, manufacturer=MANUFACTURER, is_complete=True)
+    sr.SeriesDescription = f"AI findings, {algorithm.name} {algorithm.version}"[:64]
+    sr.CodingSchemeIdentificationSequence = [c.coding_scheme_identification()]
+    return sr
+
+
+def write_sr(source_path: str | Path, prediction, algorithm: Algorithm, out: str | Path) -> Path:
+    """Write the SR of :func:`build_sr` to ``out`` (parent folders are made); return the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build_sr(source_path, prediction, algorithm).save_as(out, enforce_file_format=True)
+    return out
