@@ -21,6 +21,7 @@ from typing import Iterator
 
 from engine.images.read import read_path
 from engine.errors import EngineError
+from engine.triage import write_worklist
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
             records = pool.map(_predict_one, todo, [use_reports] * len(todo), chunksize=4)
             yield from _write_records(records, out_dir, done, skipped, failed, total)
     write_summary(out_dir, pack.label_names)
+    write_worklist(out_dir)  # worklist.csv: studies by urgency (engine.triage)
 
 
 def _write_records(records, out_dir: Path, done: int, skipped: int, failed: int,
