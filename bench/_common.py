@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,19 @@ def pydicom_data_dir() -> Path | None:
         return None
     folder = Path(spec.origin).parent / "data"
     return folder if folder.is_dir() else None
+
+
+def require_data(path: Path | None, what: str, how: str) -> Path:
+    """Return ``path`` when it exists; else say what is missing and how to make it, and exit 2.
+
+    A bench without its data must not run: it would overwrite its committed results in
+    bench/results/ and docs/BENCHMARKS.md with figures about nothing. Call it before writing anything.
+    """
+    if path is None or not Path(path).exists():
+        print(f"{what} is missing{f' ({path})' if path is not None else ''}: {how}. Nothing was measured; "
+              "bench/results/ and docs/BENCHMARKS.md are left as they were.", file=sys.stderr)
+        raise SystemExit(2)
+    return Path(path)
 
 
 def machine_facts() -> dict:

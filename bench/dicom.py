@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import markdown_table, write_results  # noqa: E402
+from bench._common import markdown_table, pydicom_data_dir, require_data, write_results  # noqa: E402
 from engine.images.read import read_image, read_path  # noqa: E402
 from engine.images.display import display_float  # noqa: E402
 
@@ -84,9 +84,7 @@ def bench_indexing() -> dict:
 
 
 def bench_decoding() -> dict:
-    import data_store
-
-    folder = Path(data_store.__file__).parent / "data"
+    folder = require_data(pydicom_data_dir(), "pydicom-data's files", "install the dev extra: pip install -e .[dev]")
     out = {}
     for name in ("RG1_UNCR", "RG1_UNCI", "RG1_J2KR", "RG1_J2KI"):
         path = folder / f"{name}.dcm"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import write_results  # noqa: E402
+from bench._common import require_data, write_results  # noqa: E402
 from bench.explain_metrics import (centre_map, curve_auc, perturbation_images, pointing_hit,  # noqa: E402
                                    random_map, spearman, top_fraction_iou)
 from bench.explain_report import make_figure, markdown  # noqa: E402
@@ -300,10 +300,8 @@ def main() -> int:
                              "only: no sanity check, runtimes or figure; written as explain_val)")
     args = parser.parse_args()
     started = time.perf_counter()
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        print(f"{manifest} not found: build the paired set with `python -m training synth`", file=sys.stderr)
-        return 2
+    manifest = require_data(Path(args.manifest), "the paired set's manifest",
+                            "build it with `python -m training synth`")
     predictor, pack = load_predictor(args.pack)
     import torch
     torch.set_num_threads(1)  # quality loop: one thread does not spin against other jobs on a shared machine

@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import markdown_table, pydicom_data_dir, write_results  # noqa: E402
+from bench._common import markdown_table, pydicom_data_dir, require_data, write_results  # noqa: E402
 
 TEST_LIMIT = 400
 
@@ -102,33 +102,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", help="pack folder (default: the bundled pack)")
     args = parser.parse_args(argv)
+    config = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
+    manifest_csv = require_data(ROOT / config["data"]["manifest"], "the paired set's manifest",
+                                "build it with `python -m training synth`")
+    folder = require_data(pydicom_data_dir(), "pydicom-data's files", "install the dev extra: pip install -e .[dev]")
     torch.set_num_threads(2)
     predictor = Predictor(Path(args.pack) if args.pack else bundled_pack_dir())
     manifest = predictor.pack.manifest
     results = {"pack": {"name": manifest["name"], "version": manifest["version"],
                         "ood": manifest["gate"]["ood"]}}
-    config = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
-    manifest_csv = ROOT / config["data"]["manifest"]
     tables = []
-    if manifest_csv.is_file():
-        records = [r for r in read_records(manifest_csv) if r.split == "test"][:TEST_LIMIT]
-        split = results["test_split"] = score_test_split(predictor, records)
-        tables.append(markdown_table(
-            ["Synthetic test split", "images", "flagged", "refused", "OOD ratio p50", "p99", "max"],
-            [["frontal", split["count"], split["flagged"], split["refused"], split["ood_ratio_p50"],
-              split["ood_ratio_p99"], split["ood_ratio_max"]]]))
-    folder = pydicom_data_dir()
-    if folder is not None:
-        rows = results["pydicom_data"] = score_pydicom_data(predictor, folder)
-        summary = [group_row(rows, group, view) for group in ("non-chest", "chest")
-                   for view in ("with_header", "bare_pixels")]
-        results["summary"] = summary
-        tables.append(markdown_table(
-            ["pydicom-data", "given as", "files", "distinct images", "refused files", "refused images",
-             "refused by the OOD score alone", "OOD ratio range"], summary))
-        passed = [r["file"] for r in rows if r["group"] == "non-chest" and r["bare_pixels"]["status"] != "refuse"]
-        results["non_chest_bare_pixels_not_refused"] = passed
-        tables.append("Non-chest files not refused as bare pixels: " + (", ".join(passed) or "none") + ".")
+    records = [r for r in read_records(manifest_csv) if r.split == "test"][:TEST_LIMIT]
+    split = results["test_split"] = score_test_split(predictor, records)
+    tables.append(markdown_table(
+        ["Synthetic test split", "images", "flagged", "refused", "OOD ratio p50", "p99", "max"],
+        [["frontal", split["count"], split["flagged"], split["refused"], split["ood_ratio_p50"],
+          split["ood_ratio_p99"], split["ood_ratio_max"]]]))
+    rows = results["pydicom_data"] = score_pydicom_data(predictor, folder)
+    summary = [group_row(rows, group, view) for group in ("non-chest", "chest")
+               for view in ("with_header", "bare_pixels")]
+    results["summary"] = summary
+    tables.append(markdown_table(
+        ["pydicom-data", "given as", "files", "distinct images", "refused files", "refused images",
+         "refused by the OOD score alone", "OOD ratio range"], summary))
+    passed = [r["file"] for r in rows if r["group"] == "non-chest" and r["bare_pixels"]["status"] != "refuse"]
+    results["non_chest_bare_pixels_not_refused"] = passed
+    tables.append("Non-chest files not refused as bare pixels: " + (", ".join(passed) or "none") + ".")
     markdown = ("## Input gate (bundled pack)\n\nOOD ratio = the image's OOD score / the pack's threshold "
                 "(validation 95th percentile); above 1 flagged, above 2 refused. " + manifest["gate"]["ood"].get(
                     "features", "image_embedding") + " features.\n\n" + "\n\n".join(tables))

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import markdown_table, write_results  # noqa: E402
+from _common import markdown_table, require_data, write_results  # noqa: E402
 
 TEST_LIMIT = 400
 LATENCY_RUNS = 40
@@ -114,43 +114,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pack", help="pack folder (default: the bundled pack)")
     parser.add_argument("--manifest", help="paired-set manifest CSV (default: the demo config's)")
     args = parser.parse_args(argv)
+    config = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
+    manifest_csv = require_data(Path(args.manifest) if args.manifest else ROOT / config["data"]["manifest"],
+                                "the paired set's manifest", "build it with `python -m training synth`")
     torch.set_num_threads(1)
     pack_dir = Path(args.pack) if args.pack else bundled_pack_dir()
     pack, first_load = _load(pack_dir)
     _, warm_load = _load(pack_dir)
     predictor = Predictor(pack)
     size_mb = sum(e["bytes"] for e in pack.manifest["files"].values()) / 1e6
-    config = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
-    manifest_csv = Path(args.manifest) if args.manifest else ROOT / config["data"]["manifest"]
     results = {"pack": {"name": pack.manifest["name"], "version": pack.manifest["version"], "size_mb": size_mb,
                         "import_s_model_stack": imports,
                         "load_s_first_after_imports": first_load, "load_s_warm": warm_load}}
     tables = []
-    if manifest_csv.is_file():
-        records = [r for r in read_records(manifest_csv) if r.split == "test"][:TEST_LIMIT]
-        scores = _score_test_split(predictor, records)
-        results["test_split"] = {"count": len(records), "modes": scores}
-        for mode, values in scores.items():
-            results[f"{mode}.macro_auroc"] = values["summary"]["macro_auroc"]
-            results[f"{mode}.ece"] = values["summary"]["ece"]
-        rows = [[name] + [scores[m]["per_label"][name]["auroc"] if scores[m]["per_label"][name]["auroc"] is not None
-                          else "n/a" for m in ("image", "text", "joint")] + [scores["image"]["per_label"][name]["positives"]]
-                for name in predictor.labels]
-        tables.append(markdown_table(["Finding", "AUROC image", "AUROC text", "AUROC joint", "test positives"], rows))
-        tables.append(markdown_table(
-            ["Mode", "macro AUROC", "micro AUROC", "macro F1", "micro F1", "ECE"],
-            [[m, s["macro_auroc"], s["micro_auroc"], s["macro_f1"], s["micro_f1"], s["ece"]]
-             for m, s in ((m, scores[m]["summary"]) for m in ("image", "text", "joint"))]))
-        sample_path, report = records[0].image_path, records[0].text
-    else:
-        results["test_split"] = {"missing": str(manifest_csv)}
-        sample_path, report = None, "Heart size is normal. No pleural effusion."
-    if sample_path is not None:
-        from engine.images.read import read_image
-        from engine.images.display import display_float
-        image = display_float(read_image(sample_path))
-    else:
-        image = np.random.default_rng(0).random((1024, 1024)).astype(np.float32)
+    records = [r for r in read_records(manifest_csv) if r.split == "test"][:TEST_LIMIT]
+    scores = _score_test_split(predictor, records)
+    results["test_split"] = {"count": len(records), "modes": scores}
+    for mode, values in scores.items():
+        results[f"{mode}.macro_auroc"] = values["summary"]["macro_auroc"]
+        results[f"{mode}.ece"] = values["summary"]["ece"]
+    rows = [[name] + [scores[m]["per_label"][name]["auroc"] if scores[m]["per_label"][name]["auroc"] is not None
+                      else "n/a" for m in ("image", "text", "joint")] + [scores["image"]["per_label"][name]["positives"]]
+            for name in predictor.labels]
+    tables.append(markdown_table(["Finding", "AUROC image", "AUROC text", "AUROC joint", "test positives"], rows))
+    tables.append(markdown_table(
+        ["Mode", "macro AUROC", "micro AUROC", "macro F1", "micro F1", "ECE"],
+        [[m, s["macro_auroc"], s["micro_auroc"], s["macro_f1"], s["micro_f1"], s["ece"]]
+         for m, s in ((m, scores[m]["summary"]) for m in ("image", "text", "joint"))]))
+    sample_path, report = records[0].image_path, records[0].text
+    from engine.images.read import read_image
+    from engine.images.display import display_float
+    image = display_float(read_image(sample_path))
     load_before = os.getloadavg()
     by_threads = {n: _latency(predictor, image, report, n) for n in (1, 2)}
     results["latency"] = {"threads_1": by_threads[1], "threads_2": by_threads[2],

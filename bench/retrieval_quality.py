@@ -87,20 +87,17 @@ def _latency(predictor, archive_folder: Path, records) -> dict:
 
 
 def run_quality(threads: int = 2, pack_dir: Path | None = None, manifest: Path = MANIFEST) -> dict:
-    """Score every mode and a random ranking; return a results dict (``skipped`` says why when it cannot run)."""
-    from engine.errors import EngineError
+    """Score every mode and a random ranking; return a results dict (exit 2 without the pack's index or the data)."""
+    from bench._common import require_data
     from engine.model.pack import read_manifest
     from engine.resources import bundled_pack_dir
 
     pack_dir = Path(pack_dir or bundled_pack_dir())
-    try:
-        index_section = read_manifest(pack_dir).get("index")
-    except EngineError as error:
-        return {"skipped": f"no trained pack: {error}"}
-    if not index_section:
-        return {"skipped": f"the pack at {pack_dir} has no similar-case index (run `python -m training index`)"}
-    if not manifest.is_file():
-        return {"skipped": f"the paired data set is missing ({manifest}; build it with `python -m training synth`)"}
+    require_data(pack_dir / "manifest.json", "the trained pack", "train one with `python -m training all`")
+    index_section = read_manifest(pack_dir).get("index")
+    require_data(pack_dir / "index" if index_section else None, f"the similar-case index of the pack at {pack_dir}",
+                 "run `python -m training index`")
+    require_data(manifest, "the paired set's manifest", "build it with `python -m training synth`")
 
     from engine.predict import Predictor
     from engine.similar.archive import CaseArchive
@@ -143,8 +140,6 @@ def quality_section(quality: dict) -> str:
     """Markdown for part (a)."""
     from bench._common import markdown_table
 
-    if "skipped" in quality:
-        return f"### Quality on the paired test split\n\nSkipped: {quality['skipped']}."
     metrics = ["p_at_1", "p_at_5", "p_at_10", "r_at_10", "map_at_10", "ndcg_at_10", "mrr"]
     rows = []
     for rule in RULES:

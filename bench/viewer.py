@@ -31,7 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import markdown_table, write_results  # noqa: E402
+from bench._common import markdown_table, pydicom_data_dir, require_data, write_results  # noqa: E402
 
 STALL_LIMIT_MS = 100.0
 REPEATS = 3
@@ -45,8 +45,8 @@ def _data_files() -> list[Path]:
     studies = sorted(p for p in demo.iterdir() if p.is_dir()) if demo.is_dir() else []
     if len(studies) >= 2:
         return studies[:4]
-    import data_store
-    data = Path(data_store.__file__).parent / "data"
+    data = require_data(pydicom_data_dir(), "the demo studies and pydicom-data's files",
+                        "run `make setup` (demo studies) or install the dev extra: pip install -e .[dev]")
     return [data / "RG1_UNCR.dcm", data / "RG1_J2KR.dcm", data / "RG3_UNCR.dcm"]
 
 

@@ -243,4 +243,19 @@ def test_bench_quality_part_runs_on_the_tiny_pack(indexed_pack: Path):
         # the random tiny model's text vectors nearly coincide; hnswlib and numpy may order such ties differently
         assert quality["modes"][mode]["hnsw_recall_at_10_vs_exact"] >= 0.8
     assert set(quality["random"]) == {"lenient", "strict"}
-    assert run_quality(pack_dir=indexed_pack.parent / "nowhere")["skipped"].startswith("no trained pack")
+    with pytest.raises(SystemExit) as stopped:  # a bench without its data stops before it measures anything
+        run_quality(pack_dir=indexed_pack.parent / "nowhere")
+    assert stopped.value.code == 2
+
+
+def test_a_bench_without_its_data_exits_2_and_keeps_its_committed_results(tmp_path: Path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    committed = root / "bench" / "results" / "model.json"
+    before = committed.read_bytes() if committed.exists() else None
+    done = subprocess.run([sys.executable, str(root / "bench" / "model.py"), "--manifest", str(tmp_path / "none.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "the paired set's manifest is missing" in done.stderr
+    assert (committed.read_bytes() if committed.exists() else None) == before
