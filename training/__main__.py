@@ -16,6 +16,7 @@ from cxr_lens.cli import EXIT_USAGE, UsageParser, run_parsed
 # step name -> module defining it; ONE LINE PER STEP (listed explicitly for frozen builds).
 STEP_MODULES: dict[str, str] = {
     "fetch-openi": "training.fetch_openi",
+    "manifest": "training.manifest.step",
     "prepare": "training.prepare",
     "synth": "training.paired",
     "train": "training.train",

@@ -2,7 +2,9 @@
 
 The manifest is the paired set's CSV (one row per image): an id, the image path (relative to the
 CSV's folder or absolute), the split, the view, the report text (a column, or a sidecar text file),
-and one 0/1 column per label (or a ``labels`` column of ``;``-separated names). Images are put
+and one 0/1 column per label (or a ``labels`` column of ``;``-separated names). An empty label cell
+is **missing** (NaN: the dataset does not say; losses and metrics skip it); a label without a
+column is 0, as before (``python -m training manifest`` writes every column). Images are put
 through the same pure functions as inference (``engine.images.display.display_float`` →
 ``engine.model.preprocess.resize_letterbox``) once, and kept as a uint8 ``.npy`` memmap.
 """
@@ -30,7 +32,7 @@ _TEXT_PATH_COLUMNS = ("report_path", "text_path", "report_file")
 
 @dataclass(frozen=True)
 class Record:
-    """One training image with its study's report and labels (``labels``: float32 (L,), 1 = present)."""
+    """One training image with its study's report and labels (``labels``: float32 (L,), 1 = present, NaN = missing)."""
 
     id: str
     study_id: str
@@ -57,8 +59,8 @@ def _labels_from_row(row: dict, columns: dict[str, str], label_names: tuple[str,
     vector = np.zeros(len(label_names), dtype=np.float32)
     if columns:
         for i, name in enumerate(label_names):
-            value = (row.get(columns.get(name, ""), "") or "0").strip().lower()
-            vector[i] = 1.0 if value in ("1", "1.0", "true", "positive", "yes") else 0.0
+            value = (row.get(columns[name], "") or "").strip().lower() if name in columns else "0"
+            vector[i] = np.nan if not value else 1.0 if value in ("1", "1.0", "true", "positive", "yes") else 0.0
     else:
         raw = row.get("labels", "") or ""
         names = json.loads(raw) if raw.startswith(("[", "{")) else [n for n in raw.split(";") if n.strip()]
