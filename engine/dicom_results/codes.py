@@ -26,7 +26,7 @@ PRIVATE_SCHEME_NAME = "CXR Lens private codes"
 
 
 def private(value: str, meaning: str) -> Code:
-    """A code of the CXR Lens private scheme."""
+    """A code of the CXR Lens private scheme (values fit Code Value's 16 characters)."""
     return Code(value, PRIVATE_SCHEME, meaning)
 
 
@@ -49,7 +49,7 @@ LABEL_CODES: dict[str, tuple[Code, str]] = {
     "Pneumothorax": (codes.SCT.Pneumothorax, "SNOMED CT (pydicom codes.SCT.Pneumothorax)"),
     "Fracture": (_sct("125605004", "Fracture of bone"), "SNOMED CT"),
     "Hernia": (_sct("414403008", "Hernia of abdominal cavity"), "SNOMED CT"),
-    "Pleural Thickening": (private("PLEURAL-THICKENING", "Pleural thickening"), "private (no code verified offline)"),
+    "Pleural Thickening": (private("PLEURAL-THICK", "Pleural thickening"), "private (no code verified offline)"),
     "Fibrosis": (_sct("51615001", "Pulmonary fibrosis"), "SNOMED CT"),
     "Support Devices": (_sct("49062001", "Device"), "SNOMED CT"),
     "No Finding": (private("NO-FINDING", "No finding"), "private (the label is derived, not a finding)"),
@@ -59,7 +59,7 @@ PROCEDURE = _sct("399208008", "Plain chest X-ray")
 PRESENT, ABSENT = codes.SCT.Present, codes.SCT.Absent
 PROBABILITY = codes.DCM.Probability
 UNIT_ONE = Code("1", "UCUM", "no units")
-THRESHOLD = private("DECISION-THRESHOLD", "Decision threshold")
+THRESHOLD = private("THRESHOLD", "Decision threshold")
 INPUT_MODE = private("INPUT-MODE", "Input mode")
 MODES = {mode: private(f"MODE-{mode.upper()}", f"{mode} input") for mode in ("image", "text", "joint", "none")}
 GATE_ASSESSMENT = private("INPUT-GATE", "Input gate assessment")
@@ -76,13 +76,13 @@ ANALYSIS_TRACKING = "CXR Lens analysis"
 
 def gate_issue_code(issue_code: str) -> Code:
     """The private code of a gate issue (``modality``, ``lateral``, ``blank``, ``ood`` …)."""
-    return private(f"GATE-ISSUE-{issue_code.upper()}", f"Gate issue: {issue_code}")
+    return private(f"GI-{issue_code.upper()}"[:16], f"Gate issue: {issue_code}")
 
 
 def label_code(name: str) -> Code:
     """The code of a label name; a name outside the label set gets a private code of its own."""
     entry = LABEL_CODES.get(name)
-    return entry[0] if entry else private(f"LABEL-{name.upper().replace(' ', '-')}", name)
+    return entry[0] if entry else private(f"L-{name.upper().replace(' ', '-')}"[:16], name)
 
 
 def label_for_code(value: str, scheme: str, meaning: str) -> str:

@@ -338,6 +338,9 @@ def _read_dicom_header(path: Path, force: bool) -> Image:
             dataset.file_meta.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
         raise DicomError("this is a DICOMDIR (an index), not an image", path=path,
                          hint="open it as a study: cxr-lens info DICOMDIR")
+    if str(dataset.get("SOPClassUID", "")) in RESULT_CLASSES:  # results (SEG, PM) carry pixels but are not images
+        raise NotAnImage(f"a DICOM result object, not an image ({dataset.SOPClassUID.name})", path=path,
+                         hint="it is listed with the results of the folder (cxr-lens info)")
     if not any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         if _has_pixel_data_tag(path):
             raise DicomError("the pixel data is truncated or damaged (the file ends inside it)",
@@ -354,6 +357,10 @@ def _read_dicom_header(path: Path, force: bool) -> Image:
                          path=path, hint=f"supported: {', '.join(sorted(SUPPORTED_PHOTOMETRIC))}")
     return Image(path=path, kind="dicom", modality_lut=modality_lut_from(dataset),
                  voi=voi_from(dataset), **facts)
+
+
+#: Segmentation and Parametric Map: they hold pixels, but they are results about an image
+RESULT_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.30")
 
 
 def _is_document_class(dataset) -> bool:

@@ -146,6 +146,8 @@ def report_sr_dataset(info: StudyInfo, sections: dict[str, str]) -> Dataset:
     ds.ValueType = "CONTAINER"
     ds.ContinuityOfContent = "SEPARATE"
     ds.CompletionFlag, ds.VerificationFlag = "COMPLETE", "UNVERIFIED"
+    ds.ReferencedPerformedProcedureStepSequence = Sequence()  # SR Document Series, Type 2: none
+    ds.PerformedProcedureCodeSequence = Sequence()  # SR Document General, Type 2: none
     ds.ConceptNameCodeSequence = Sequence([_code("18748-4", "LN", "Diagnostic Imaging Report")])
     codes = {"FINDINGS": ("121071", "Finding"), "IMPRESSION": ("121073", "Impression"),
              "INDICATION": ("121109", "Indications for Procedure"), "COMPARISON": ("121065", "Procedure Description")}
