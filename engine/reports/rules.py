@@ -8,6 +8,36 @@ analysis and why.
 from __future__ import annotations
 
 # ---------------------------------------------------------------------------------------------
+# Fragments shared by the mention and trigger rules below.
+# ---------------------------------------------------------------------------------------------
+# Things that look like a lesion and are not one. A mention explained as one of them after it is
+# negative when the explanation is plain ("nodular density, consistent with a nipple shadow") and
+# uncertain when hedged ("…, likely a nipple shadow"); either may follow a comma.
+_MIMIC = (r"(?:\w+ )?(?:nipple shadows?|nipples?|overlapp?ing (?:vessels|vascular (?:structures|shadows)|structures|"
+          r"shadows|soft tissues?)|end[- ]on vessels?|vessels? (?:seen )?end[- ]on|vascular (?:shadows?|structures?)|"
+          r"summation (?:shadows?|artifacts?|of (?:shadows|structures))|superimpos\w+ (?:of )?(?:\w+ )?"
+          r"(?:structures|vessels|shadows)|artifacts?|skin folds?|costochondral (?:calcifications?|junctions?|cartilage))\b")
+_ARTICLE = r"(?:(?:due to|reflecting|representing|related to|from) )?(?:a |an |the |the patient's |bilateral )?"
+_MIMIC_PLAIN = (r"(?:consistent with|compatible with|represents?|representing|due to|reflecting|(?:is|are) (?:a|an|the))"
+                r" " + _ARTICLE + _MIMIC)
+_MIMIC_HEDGED = (r"(?:likely|probably|possibly|most likely|presumably|may represent|could represent|may be|could be|"
+                 r"favou?red to (?:be|represent)) " + _ARTICLE + _MIMIC)
+
+# Another study than this one: "the prior CT", "previous exam", "comparison radiographs".
+_OTHER_STUDY = (r"(?:the |a |an |her |his )?(?:\w+ )?(?:prior|previous|earlier|outside|old|comparison|recent|preceding)"
+                r" (?:\w+ ){0,2}?(?:ct|cts|studies|study|exams?|examinations?|radiographs?|films?|imaging|x-rays?|cxr|"
+                r"scans?)")
+
+# Infections that leave granulomas (healed, not pneumonia).
+_GRANULOMATOUS = r"\b(?:granulomatous|histoplasm\w*|tubercul\w*|tb|mycobacteri\w*|coccidioid\w*)"
+
+# A density or opacity described as nodular. Alone it is an opacity, not yet a nodule (MeSH indexes
+# most as a round opacity); weighed against a mimic ("nodular density, likely a nipple shadow") the
+# question is whether it is a nodule, so there it is a Nodule mention (MENTION_CONTEXT), uncertain at
+# most (HEDGED_MENTIONS).
+_NODULE_LIKE = r"\bnodular (?:densit(?:y|ies)|opacit(?:y|ies)|shadows?|foc(?:us|i)|lesions?)\b"
+
+# ---------------------------------------------------------------------------------------------
 # Mentions: label name -> patterns. A match is one mention of the label in the sentence.
 # ---------------------------------------------------------------------------------------------
 MENTIONS: dict[str, tuple[str, ...]] = {
@@ -53,7 +83,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"\b(?:broncho)?pneumonias?\b",
         r"\bpneumonitis\b",
         r"\binfectious (?:process|infiltrates?|etiology)\b",
-        r"\b(?<!granulomatous )infection\b",
+        r"\binfections?\b",
     ),
     "Opacity": (
         r"\bopaci(?:ty|ties|fication|fied)\b",
@@ -66,6 +96,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     "Nodule": (
         r"\bnodules?\b",
         r"\b(?:fibro|reticulo)-?nodular\b",  # "fibronodular scarring" describes nodules
+        _NODULE_LIKE,
     ),
     "Mass": (
         r"\bmass(?:es)?\b",
@@ -170,6 +201,18 @@ MENTION_CONTEXT: dict[str, tuple[tuple[str, str, str], ...]] = {
         r"\b(?:pleura\w*|effusions?|hemithorax|hydro\w*)\b",
         r"\b(?:abdom\w*|bowel|stomach|hernia|esophag\w*|mediastin\w*|cavit\w*|abscess\w*)\b",
     ),),
+    # a nodular density is a Nodule mention where a mimic is weighed against it, not over a bone
+    "Nodule": ((
+        _NODULE_LIKE[2:-2],
+        _MIMIC,
+        r"\b(?:ribs?|clavicles?|bony|bones?|osseous|fractur\w*|callus|scapula\w*|vertebra\w*)\b",
+    ),),
+}
+
+# Mentions that describe how something looks, not what it is: a positive reading of one of these
+# is uncertain ("nodular density" may be a nodule, a nipple or a vessel end-on).
+HEDGED_MENTIONS: dict[str, tuple[str, ...]] = {
+    "Nodule": (_NODULE_LIKE,),
 }
 
 # Mentions that are about something else: a mention inside a match is dropped. A fractured
@@ -191,6 +234,15 @@ MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
     "Mass": (r"\b(?:thyroid|breast|neck|abdominal|renal|hepatic|liver|adrenal|pelvic) (?:\w+ )?mass(?:es)?\b",),
     # granulomas of the spleen, liver or pancreas are not chest findings
     "Granuloma": (r".*\b(?:splen\w*|spleen|pancrea\w*|hepatic|liver|renal)\b.*",),
+    # "infection" is pneumonia only as an infection of the lung now: an infection that left
+    # granulomas (granulomatous, histoplasmosis, tuberculous), the sequelae of one, or one of
+    # another organ is not
+    "Pneumonia": (
+        _GRANULOMATOUS + r"(?:(?:\s*/\s*|,? (?:and|or) )" + _GRANULOMATOUS + r")? infections?\b",
+        r"\b(?:sequela\w*|residua\w*|stigmata|scars?|scarring|remote|healed|old) (?:of |from )?(?:\w+ ){0,3}?infections?\b",
+        r"\b(?:urinary(?: tract)?|uti|wound|skin|soft tissue|line|port|catheter|device|pocket|sinus|ear|"
+        r"bladder|kidney|renal|bone|joint) infections?\b",
+    ),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -212,8 +264,13 @@ PRE_NEGATION: tuple[str, ...] = (
 # Negation that applies to mentions before it, back to a terminator or the sentence start.
 POST_NEGATION: tuple[str, ...] = (
     r"(?:is|are|was|were|has been|have been) (?:\w+ )?(?:not seen|not identified|not visualized|not present|absent|"
-    r"resolved|removed|not appreciated|not evident|not demonstrated)",
-    r"not (?:seen|identified|visualized|appreciated|present|evident|demonstrated)",
+    r"resolved|removed|not appreciated|not evident|not demonstrated|not visible|not apparent|not detected)",
+    r"not (?:seen|identified|visualized|appreciated|present|evident|demonstrated|visible|apparent|detected)",
+    # an appositive that closes the clause: "right lower lobe pneumonia, now resolved"; "effusion,
+    # not seen today" (a post-trigger otherwise stops at a comma)
+    r",\s*(?:now |since |which (?:has|have|is|are) (?:now |since )?)?(?:(?:nearly |largely |almost |completely )?"
+    r"resolved|cleared|removed|no longer (?:seen|present|visible|visualized|identified|evident|apparent)|"
+    r"not (?:seen|visible|present|identified|visualized|evident|apparent)(?: today| now)?)(?=\s*(?:[.;,]|$))",
     r"no longer (?:seen|present|visualized|identified|evident|apparent|demonstrated|visible)",
     r"(?:has|have) (?:nearly |almost |largely |completely |since )?resolved", r"resolved", r"(?:has|have) cleared",
     r"(?:has|have) been removed", r"removed", r"(?:is|are|was|were|has been|have been) ruled out",
@@ -244,15 +301,27 @@ POST_UNCERTAIN: tuple[str, ...] = (
     r"(?:consideration|possibility|differential|concern)",
     r"difficult to (?:\w+ )?exclude", r"\?", r"could be", r"may be",
 )
+# Post-triggers that explain a mention as a mimic: they may overlap other triggers ("likely" still
+# hedges what follows it).
+MIMIC_NEGATION: tuple[str, ...] = (_MIMIC_PLAIN, r",\s*" + _MIMIC_PLAIN)
+MIMIC_UNCERTAIN: tuple[str, ...] = (_MIMIC_HEDGED, r",\s*" + _MIMIC_HEDGED)
 # Phrases that look like a trigger but do not negate or hedge the finding ("no change in the
 # effusion" asserts the effusion).
+# A pseudo-trigger that overlaps a mention masks nothing: "no cardiac enlargement" and "no enlargement
+# of the heart" negate the enlargement they name, while "no interval enlargement of the nodule" does
+# not negate the nodule. "No new X" is not a pseudo-trigger: it negates X (see docs/LABELER.md).
 PSEUDO: tuple[str, ...] = (
-    r"no (?:\w+ )?(?:change|changes|increase|decrease|progression|enlargement|worsening|improvement)",
+    r"no (?:\w+ ){0,2}(?:change|changes|increase|decrease|progression|enlargement|worsening|improvement)",
     r"not (?:\w+ )?(?:changed|increased|decreased|significantly changed|only|necessarily)",
-    r"without (?:\w+ )?(?:change|changes|increase|progression|interval change)",
+    r"without (?:\w+ ){0,2}(?:change|changes|increase|progression|interval change)",
     r"no longer (?:enlarged|dilated)",  # about something else than the mention
-    r"no new", r"not well (?:seen|visualized|evaluated)", r"not (?:been )?(?:well )?assessed",
+    r"not well (?:seen|visualized|evaluated)", r"not (?:been )?(?:well )?assessed",
     r"gram negative",
+    # a present finding explained by the history: "hyperinflation consistent with a history of COPD"
+    r"(?:consistent|compatible|in keeping) with (?:the |a |an )?(?:patient's |patients |known |prior |previous )*"
+    r"(?:history|hx) of",
+    # new since the other study: "densities not seen on the previous exam"
+    r"not (?:seen|present|visualized|identified|evident|visible|apparent) (?:\w+ )?(?:on|in) " + _OTHER_STUDY,
 )
 # Hypothetical or advisory context: a mention after one of these is not a finding of this study
 # ("if there is concern for fracture, consider a rib series"); such mentions are dropped. A
@@ -268,6 +337,47 @@ HYPOTHETICAL: tuple[str, ...] = (
 # pattern is the whole text between it and a neighbouring mention.
 DIFFERENTIAL_JOIN = r"\s*/\s*|\s*(?:[\w-]+\s+){0,3}?(?:or|and/or|versus|vs\.?)\s+(?:[\w-]+\s+){0,3}?"
 
+# History and other studies. A mention after HISTORY_PRE ("history of pneumonia") or before
+# HISTORY_POST ("the effusion seen on the prior CT") is about the past or another study: a negation
+# or hedge in the sentence still decides it ("… is not seen today": negative); otherwise it counts
+# only when a CURRENT cue after the trigger says it is there now ("… is again seen"), and is dropped
+# when none does. HISTORY_PRE's scope ends at a terminator or at HISTORY_STOP.
+HISTORY_PRE: tuple[str, ...] = (
+    r"history of", r"hx of", r"h/o", r"(?:prior|previous|past|remote) (?:episodes?|bouts?|treatment) (?:of|for)",
+    _OTHER_STUDY + r",? (?:which |that )?(?:showed|shows|demonstrated|revealed|described)",
+)
+HISTORY_POST: tuple[str, ...] = (
+    r"(?:seen|noted|described|demonstrated|shown|visualized|visible|identified|present|reported|evident)"
+    r" (?:\w+ )?(?:on|in|at|from) " + _OTHER_STUDY,
+)
+HISTORY_STOP = r",|\b(?:with|now|who|presents?|presenting|here|today|currently)\b"
+CURRENT: tuple[str, ...] = (
+    r"again (?:seen|noted|demonstrated|identified|visualized|visible|present|appreciated)", r"redemonstrat\w+",
+    r"unchanged", r"stable", r"persist\w*", r"remains?", r"still", r"similar", r"again",
+    r"(?:has |have )?(?:increased|decreased|enlarged|improved|worsened|grown|progressed|diminished)",
+    r"(?:larger|smaller|more|less) (?:than|prominent|conspicuous|apparent)",
+    r"(?:is|are) (?:\w+ )?(?:seen|visible|present|noted|identified|evident) (?:today|now|currently)",
+    r"(?:on|in) (?:the |this )?(?:current|present|today's) (?:study|exam\w*|radiographs?|films?)",
+)
+
+# A negation does not reach past a clause that asserts a finding. After a comma, these cues start
+# such a clause ("lucency without lung markings, consistent with pneumothorax"), so the comma is a
+# terminator (a hedge among them still hedges: "…, suggesting a pneumothorax" is uncertain). Without
+# a comma, ASSERTIONS end the scope of an ATTACHED_NEGATION, one that modifies a word before it
+# ("lucency without lung markings consistent with pneumothorax"), when the words negated name no
+# finding and none of NEGATED_GENERIC; "there is no opacity consistent with pneumonia" and "no
+# findings consistent with pneumonia" stay negative.
+ASSERTIONS: tuple[str, ...] = (
+    r"consistent with", r"compatible with", r"in keeping with", r"diagnostic of", r"characteristic of",
+    r"typical of", r"indicati(?:ng|ve of)", r"representing", r"reflecting",
+)
+ATTACHED_NEGATION: tuple[str, ...] = (r"without", r"with (?:no|absent|absence of)", r"absent")
+NEGATED_GENERIC = (r"\b(?:findings?|evidence|signs?|features?|abnormalit\w*|changes?|process\w*|disease|pattern|"
+                   r"appearance|xxxx)\b")
+_ASSERTING_CLAUSE = (r"(?:which |that )?(?:(?:is|are|was|were|most|findings?|a finding|appearance) )*(?:"
+                     + "|".join(ASSERTIONS) + r"|suggest\w*|concerning for|worrisome for|suspicious for|likely|"
+                     r"probably|possibly|may|could|due to|secondary to)")
+
 # Words that end a trigger's scope.
 TERMINATORS: tuple[str, ...] = (
     r"but", r"however", r"although", r"though", r"which", r"aside from", r"apart from", r"except",
@@ -276,4 +386,5 @@ TERMINATORS: tuple[str, ...] = (
     r";", r":", r"and (?:a|an|the|mild|moderate|small|large|stable)",
     # a negated clause closed by its verb, then a new clause: "no effusion seen, calcified nodes …"
     r"(?:seen|identified|noted|demonstrated|visualized|present|evident)\s*,",
+    r",(?=\s*" + _ASSERTING_CLAUSE + r"\b)",  # ", consistent with …" (see ASSERTIONS)
 )
