@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "cxr_lens.commands.similar",
     "cxr_lens.commands.index",
     "cxr_lens.commands.label",
+    "cxr_lens.commands.pacs",
+    "cxr_lens.commands.version",
 )
 
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     known = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse internals
+    if argv[:1] == ["--version"]:
+        argv[0] = "version"  # `cxr-lens --version [--json] [--pack DIR]`
     if not argv or (argv[0] not in known and argv[0] not in ("-h", "--help", "-v", "--verbose")):
         argv.insert(0, "view")  # `cxr-lens [PATH]` opens the viewer
     args = parser.parse_args(argv)

@@ -34,6 +34,30 @@ class _Bearer:
         return "_Bearer(***)"
 
 
+# Orthanc 1.10's DICOMweb plugin does not percent-decode QIDO-RS values, so ``PatientName=%2ADEMO%2A``
+# (how requests encodes ``*DEMO*``) matched nothing. RFC 3986 allows ``*`` and ``?`` in a query as
+# they are, so they go out literally. ``^`` (the PN component separator) cannot: urllib3 escapes it
+# again, so it is sent as the one-character wildcard ``?``, which matches it (and any other character).
+_LITERAL_IN_QUERY = {"%2A": "*", "%3F": "?", "%5E": "?"}
+
+
+def _session():
+    """A requests Session that leaves DICOM wildcards and ``^`` unescaped in query strings."""
+    import requests
+
+    class Session(requests.Session):
+        def prepare_request(self, request):
+            prepared = super().prepare_request(request)
+            if "?" in prepared.url:
+                head, query = prepared.url.split("?", 1)
+                for escaped, literal in _LITERAL_IN_QUERY.items():
+                    query = query.replace(escaped, literal)
+                prepared.url = f"{head}?{query}"
+            return prepared
+
+    return Session()
+
+
 class DicomWebClient:
     """Talk to one DICOMweb server.
 
@@ -44,7 +68,6 @@ class DicomWebClient:
     """
 
     def __init__(self, server: PacsServer):
-        import requests
         from dicomweb_client.api import DICOMwebClient
 
         if not server.url:
@@ -53,7 +76,7 @@ class DicomWebClient:
             raise PacsError("credentials in the URL are refused (they would show in logs)",
                             hint="put username/password in the PACS configuration file or the environment")
         self.server = server
-        session = requests.Session()
+        session = _session()
         if server.token:
             session.auth = _Bearer(server.token)
         elif server.username:
