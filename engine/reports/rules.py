@@ -355,7 +355,7 @@ CURRENT: tuple[str, ...] = (
     r"again (?:seen|noted|demonstrated|identified|visualized|visible|present|appreciated)", r"redemonstrat\w+",
     r"unchanged", r"stable", r"persist\w*", r"remains?", r"still", r"similar", r"again",
     r"(?:has |have )?(?:increased|decreased|enlarged|improved|worsened|grown|progressed|diminished)",
-    r"(?:larger|smaller|more|less) (?:than|prominent|conspicuous|apparent)",
+    r"larger", r"smaller", r"bigger", r"worse", r"better", r"(?:more|less) (?:prominent|conspicuous|apparent)",
     r"(?:is|are) (?:\w+ )?(?:seen|visible|present|noted|identified|evident) (?:today|now|currently)",
     r"(?:on|in) (?:the |this )?(?:current|present|today's) (?:study|exam\w*|radiographs?|films?)",
 )
@@ -387,4 +387,7 @@ TERMINATORS: tuple[str, ...] = (
     # a negated clause closed by its verb, then a new clause: "no effusion seen, calcified nodes …"
     r"(?:seen|identified|noted|demonstrated|visualized|present|evident)\s*,",
     r",(?=\s*" + _ASSERTING_CLAUSE + r"\b)",  # ", consistent with …" (see ASSERTIONS)
+    # a definite or known finding after a comma starts a new clause, not an item of a negated list:
+    # "no new nodules, the known right upper lobe nodule is stable"
+    r",(?=\s*(?:the|known|stable|unchanged|persistent|redemonstrated|again|previously)\b)",
 )
