@@ -2,7 +2,8 @@
 finding.
 
 Writes the image with the heatmap blended over it (opacity rising with the value) as a PNG on the
-image's own pixel grid; ``--npy`` also saves the float map in [0, 1]. With ``--report`` or
+image's own pixel grid; ``--npy`` also saves the float map in [0, 1]; ``--dicom`` writes it as a
+fractional DICOM Segmentation referencing the (DICOM) input. With ``--report`` or
 ``--report-file`` the model reads the report too and the words that drove the finding are listed.
 """
 from __future__ import annotations
@@ -26,6 +27,8 @@ def register(subparsers) -> None:
     parser.add_argument("--method", choices=METHODS, default="gradcam", help="explanation method")
     parser.add_argument("--out", required=True, help="the overlay PNG to write")
     parser.add_argument("--npy", help="also save the float heatmap (rows, cols) in [0, 1] here")
+    parser.add_argument("--dicom", metavar="OUT.dcm",
+                        help="also write the heatmap as a DICOM Segmentation (fractional) referencing FILE")
     text = parser.add_mutually_exclusive_group()
     add_report_options(text, "report text read together with the image")
     parser.add_argument("--steps", type=int, default=32, help="Integrated Gradients path steps (default 32)")
@@ -65,6 +68,10 @@ def run(args) -> int:
         return 1
     report = read_report_option(args)
     image = read_image(args.file)
+    if args.dicom and image.kind != "dicom":
+        from engine.errors import DicomError
+        raise DicomError("is not DICOM, so no Segmentation can reference it", path=args.file,
+                         hint="--dicom needs a DICOM image; use --npy for PNG/JPEG inputs")
     image01 = display_float(image)
     verdict = run_gate(image01, image.modality, image.body_part, image.view_position)
     for issue in verdict.issues:
@@ -92,9 +99,16 @@ def run(args) -> int:
     PILImage.fromarray(render_overlay(image01, heatmap.values, args.colormap, args.opacity)).save(out)
     if args.npy:
         np.save(args.npy, heatmap.values)
+    if args.dicom:
+        from engine.dicom_results.seg import write_heatmap_seg
+        from engine.dicom_results.source import Algorithm
+
+        write_heatmap_seg(args.file, {heatmap.label: heatmap.values}, heatmap.method,
+                          Algorithm.from_pack(predictor.pack), args.dicom)
     if args.json:
         document = {"file": str(args.file), "pack": predictor.pack.manifest["name"],
                     "pack_version": predictor.pack.manifest["version"], "out": str(out), "npy": args.npy,
+                    "dicom": args.dicom,
                     "gate": verdict.to_dict(), **heatmap.to_dict()}
         print(json.dumps(document))
     else:

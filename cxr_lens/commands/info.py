@@ -1,4 +1,5 @@
-"""``cxr-lens info PATH [--json]``: studies, series and images found, with per-file errors.
+"""``cxr-lens info PATH [--json]``: studies, series and images found, with per-file errors, and the
+DICOM results (TID 1500 SRs, Segmentations) found beside them with the images they reference.
 
 Exit code 0 when everything read, 3 when some files failed but others loaded (each failure is
 listed), 2 when nothing could be read.
@@ -43,8 +44,19 @@ def image_facts(image) -> dict:
     }
 
 
+def results_found(result: ReadResult) -> tuple[list[dict], list[dict]]:
+    """SR/SEG results among the skipped files, each with the paths of the images it references here."""
+    from engine.dicom_results.read import find_results
+
+    objects, failures = find_results(result.skipped)
+    paths = {image.sop_uid: str(image.path) for image in result.images}
+    found = [{**obj.to_dict(), "referenced_paths": [paths.get(uid) for uid in obj.references]} for obj in objects]
+    return found, [{"path": str(path), "reason": reason} for path, reason in failures]
+
+
 def result_document(result: ReadResult) -> dict:
     """The whole read as a JSON-able document."""
+    results, result_errors = results_found(result)
     return {
         "studies": [
             {
@@ -69,6 +81,8 @@ def result_document(result: ReadResult) -> dict:
         "image_count": len(result.images),
         "errors": [{"path": str(error.path), "reason": error.reason} for error in result.errors],
         "skipped": [str(path) for path in result.skipped],
+        "results": results,
+        "result_errors": result_errors,
     }
 
 
@@ -92,6 +106,15 @@ def print_text(result: ReadResult) -> None:
           f"{len(result.errors)} file(s) could not be read")
     for error in result.errors:
         print(f"  ERROR {error.reason}")
+    results, result_errors = results_found(result)
+    for found in results:
+        refs = ", ".join(path or f"{uid} (not in this folder)"
+                         for uid, path in zip(found["references"], found["referenced_paths"]))
+        content = (f"{len(found['findings'])} finding(s), gate {found['gate_status'] or '-'}" if found["kind"] == "SR"
+                   else f"{found['method'] or '-'} maps: {', '.join(found['maps'])}")
+        print(f"Result {found['kind']} {found['path']}  by {found['algorithm'] or '-'}: {content}; references {refs}")
+    for failure in result_errors:
+        print(f"  ERROR {failure['path']}: {failure['reason']}")
 
 
 def run(args) -> int:

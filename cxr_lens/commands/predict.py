@@ -1,4 +1,4 @@
-"""``cxr-lens predict FILE [--report TEXT | --report-file F] [--json] [--pack DIR]``."""
+"""``cxr-lens predict FILE [--report TEXT | --report-file F] [--json] [--pack DIR] [--sr OUT.dcm]``."""
 from __future__ import annotations
 
 import json
@@ -21,6 +21,8 @@ def register(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for the model (default 1: the model is small, and a second thread "
                              "slowed it 15x when other jobs shared the cores)")
+    parser.add_argument("--sr", metavar="OUT.dcm",
+                        help="also write the findings as a DICOM SR (TID 1500) referencing FILE (DICOM inputs only)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(func=run)
 
@@ -33,6 +35,10 @@ def run(args) -> int:
 
     report = read_report_option(args)
     image = read_image(args.file)
+    if args.sr and image.kind != "dicom":
+        from engine.errors import DicomError
+        raise DicomError("is not DICOM, so no SR can reference it", path=args.file,
+                         hint="--sr needs a DICOM image; drop --sr for PNG/JPEG inputs")
     start = time.perf_counter()
     predictor = Predictor(args.pack or bundled_pack_dir(), threads=args.threads)
     load_ms = (time.perf_counter() - start) * 1000
@@ -40,6 +46,11 @@ def run(args) -> int:
     data = {"file": str(Path(args.file)), "pack": predictor.pack.manifest["name"],
             "pack_version": predictor.pack.manifest["version"], **result.to_dict()}
     data["timing_ms"]["pack_load"] = round(load_ms, 1)
+    if args.sr:
+        from engine.dicom_results.source import Algorithm
+        from engine.dicom_results.sr import write_sr
+
+        data["sr"] = str(write_sr(args.file, result, Algorithm.from_pack(predictor.pack), args.sr))
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -52,4 +63,6 @@ def run(args) -> int:
             mark = "POSITIVE" if finding.positive else ""
             print(f"  {finding.name:<{width}}  p={finding.probability:.3f}  threshold={finding.threshold:.3f}  {mark}")
     print("timing (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in data["timing_ms"].items()))
+    if args.sr:
+        print(f"DICOM SR written: {data['sr']}")
     return 0
