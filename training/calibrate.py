@@ -4,10 +4,10 @@
   bias per label and mode (``sigmoid(logit / T + b)``: monotonic, so AUROC is unchanged) that
   removes the offset the class-weighted loss leaves;
 * per-label thresholds on the calibrated probabilities maximising validation F1 (Youden's J
-  with ``--method youden``);
+  with ``--method youden``); labels a dataset does not state (missing) are left out of every fit;
 * Mahalanobis OOD statistics of the training split's encoder features
   (:func:`engine.gate.ood_features`), with the threshold at the 95th percentile of the validation
-  split's scores.
+  split's scores (the user's own validation split, for a pack trained on their data).
 """
 from __future__ import annotations
 
@@ -66,14 +66,18 @@ def best_threshold(labels: np.ndarray, probs: np.ndarray, method: str = "max-f1"
 
 
 def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int = 5000) -> dict:
-    """Calibrate a trained run; write calibration.json and gate.safetensors; return the calibration."""
+    """Calibrate a trained run; write calibration.json and gate.safetensors; return the calibration.
+
+    Missing labels (NaN) are left out of every fit. An image-only run (``data.json``) calibrates the
+    image mode and gives the text and image+text modes the same values.
+    """
     import torch
     from safetensors.numpy import save_file
-    from tqdm import tqdm
 
     from engine.model.fusion import load_tokenizer
     from engine.model.preprocess import PreprocessParams
-    from training.runs import load_run_model
+    from training.progress import progress
+    from training.runs import load_run_model, read_json
     from training.train import prepare_data
 
     run = Path(run_dir)
@@ -81,26 +85,35 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     torch.set_num_threads(int(config["train"].get("threads", 2)))
     params = PreprocessParams.from_dict(config["preprocessing"])
     tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
-    splits = prepare_data(config, tqdm)
+    image_only = bool(read_json(run / "data.json").get("image_only", False))
+    modes = ("image",) if image_only else MODES
+    splits = prepare_data(config)
     val_records, val_cache = splits["val"]
-    val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, progress=tqdm)
+    val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, modes=modes,
+                        progress=progress)
     labels = np.stack([r.labels for r in val_records])
-    calibration = {"threshold_method": method, "temperature": {}, "bias": {}, "thresholds": {}, "validation": {}}
+    known = ~np.isnan(labels)
+    calibration = {"threshold_method": method, "temperature": {}, "bias": {}, "thresholds": {}, "validation": {},
+                   "image_only": image_only}
     for mode in MODES:
-        temperature = fit_temperature(val[mode], labels)
-        bias = np.array([fit_bias(val[mode][:, j] / temperature, labels[:, j]) for j in range(labels.shape[1])])
-        probs = sigmoid(val[mode] / temperature + bias[None])
+        source = mode if mode in modes else "image"
+        logits = val[source]
+        temperature = fit_temperature(logits[known], labels[known])
+        bias = np.array([fit_bias(logits[known[:, j], j] / temperature, labels[known[:, j], j])
+                         for j in range(labels.shape[1])])
+        probs = sigmoid(logits / temperature + bias[None])
         calibration["temperature"][mode] = temperature
         calibration["bias"][mode] = bias.tolist()
-        calibration["thresholds"][mode] = [best_threshold(labels[:, j], probs[:, j], method)
+        calibration["thresholds"][mode] = [best_threshold(labels[known[:, j], j], probs[known[:, j], j], method)
                                            for j in range(labels.shape[1])]
-        calibration["validation"][mode] = {"ece_before": expected_calibration_error(labels, sigmoid(val[mode])),
-                                           "ece_temperature_only": expected_calibration_error(labels, sigmoid(val[mode] / temperature)),
-                                           "ece_after": expected_calibration_error(labels, probs)}
+        calibration["validation"][mode] = {
+            "ece_before": expected_calibration_error(labels[known], sigmoid(logits)[known]),
+            "ece_temperature_only": expected_calibration_error(labels[known], sigmoid(logits / temperature)[known]),
+            "ece_after": expected_calibration_error(labels[known], probs[known])}
     train_records, train_cache = splits["train"]
     take = min(train_limit, len(train_records))
     train_out = split_outputs(model, train_cache[:take], [r.text for r in train_records[:take]], tokenizer,
-                              params, modes=("image",), progress=tqdm)
+                              params, modes=("image",), progress=progress)
     stats = fit_ood(train_out["ood_features"])
     calibration["ood_threshold"] = ood_threshold(ood_scores(val["ood_features"], stats))
     save_file({k: v.astype(np.float32) for k, v in stats.items()}, str(run / "gate.safetensors"))

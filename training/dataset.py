@@ -134,7 +134,7 @@ def build_cache(records: list[Record], params: PreprocessParams, cache_file: str
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".partial.npy")
     array = open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-    iterator = range(len(records)) if progress is None else progress(range(len(records)), desc=f"cache {path.name}")
+    iterator = range(len(records)) if progress is None else progress(range(len(records)), f"cache {path.name}")
     for i in iterator:
         array[i] = load_canvas(records[i].image_path, params)
     array.flush()
@@ -150,13 +150,15 @@ def load_mask_grid(record: Record, params: PreprocessParams, grid: int, label_na
     """Return uint8 ``(labels, grid, grid)`` lesion targets on the model's token grid.
 
     1 where a cell of the letterboxed canvas touches the label's mask, 0 elsewhere; every cell is
-    :data:`MASK_UNKNOWN` for a positive label without a mask (real images, unmasked findings).
+    :data:`MASK_UNKNOWN` for a positive label without a mask (unmasked findings), and for every
+    label of an image without a mask file (real images): the mask loss skips them.
     """
     target = np.zeros((len(label_names), grid, grid), dtype=np.uint8)
-    masks = {}
-    if record.mask_path is not None and record.mask_path.is_file():
-        with np.load(record.mask_path, allow_pickle=False) as data:
-            masks = {name: data[name] for name in data.files}
+    if record.mask_path is None or not record.mask_path.is_file():
+        target[:] = MASK_UNKNOWN   # no mask file: nothing is known about where lesions are (not "no lesion")
+        return target
+    with np.load(record.mask_path, allow_pickle=False) as data:
+        masks = {name: data[name] for name in data.files}
     cell = params.size // grid
     for j, name in enumerate(label_names):
         if name in masks and masks[name].any():

@@ -19,6 +19,10 @@ TEXT_NOTE = ("Text-only and image+text scores partly re-read the labels' source:
              "from the same report text the model reads, so they overstate what text adds on new reports.")
 
 
+IMAGE_ONLY_NOTE = ("Image-only pack: trained without reports, so only the image mode is evaluated; "
+                   "labels the dataset does not state were left out of each label's scores.")
+
+
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
     """ECE over all entries: sum over equal-width bins of |accuracy - confidence| weighted by bin size."""
     y, p = np.asarray(labels, float).ravel(), np.asarray(probs, float).ravel()
@@ -46,15 +50,16 @@ def f1_at(labels: np.ndarray, probs: np.ndarray, threshold: float) -> float:
 
 
 def mode_metrics(labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray, names) -> dict:
-    """Per-label and summary metrics for one input mode."""
+    """Per-label and summary metrics for one input mode; NaN labels (missing) are left out."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
+    known = ~np.isnan(labels)
     per_label, aurocs, aps, f1s = {}, [], [], []
     for j, name in enumerate(names):
-        y, p = labels[:, j], probs[:, j]
+        y, p = labels[known[:, j], j], probs[known[:, j], j]
         positives = int(y.sum())
-        entry = {"positives": positives, "threshold": float(thresholds[j]), "f1": f1_at(y, p, thresholds[j]),
-                 "auroc": None, "ap": None}
+        entry = {"positives": positives, "labelled": int(len(y)), "threshold": float(thresholds[j]),
+                 "f1": f1_at(y, p, thresholds[j]), "auroc": None, "ap": None}
         if 0 < positives < len(y):
             entry["auroc"] = float(roc_auc_score(y, p))
             entry["ap"] = float(average_precision_score(y, p))
@@ -62,23 +67,25 @@ def mode_metrics(labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray, 
             aps.append(entry["ap"])
             f1s.append(entry["f1"])
         per_label[name] = entry
+    y_all, p_all = labels[known], probs[known]
     predicted = probs >= thresholds[None]
-    tp = float(np.sum(predicted & (labels > 0.5)))
-    micro_f1 = 2 * tp / float(predicted.sum() + (labels > 0.5).sum())
-    summary = {"macro_auroc": float(np.mean(aurocs)), "micro_auroc": float(roc_auc_score(labels.ravel(), probs.ravel())),
-               "macro_ap": float(np.mean(aps)), "micro_ap": float(average_precision_score(labels.ravel(), probs.ravel())),
-               "macro_f1": float(np.mean(f1s)), "micro_f1": micro_f1,
-               "ece": expected_calibration_error(labels, probs), "labels_scored": len(aurocs)}
+    tp = float(np.sum(predicted & (np.nan_to_num(labels) > 0.5) & known))
+    micro_f1 = 2 * tp / float((predicted & known).sum() + (y_all > 0.5).sum())
+    mean = lambda values: float(np.mean(values)) if values else float("nan")  # noqa: E731 - local shorthand
+    summary = {"macro_auroc": mean(aurocs), "micro_auroc": float(roc_auc_score(y_all, p_all)),
+               "macro_ap": mean(aps), "micro_ap": float(average_precision_score(y_all, p_all)),
+               "macro_f1": mean(f1s), "micro_f1": micro_f1,
+               "ece": expected_calibration_error(y_all, p_all), "labels_scored": len(aurocs)}
     return {"summary": summary, "per_label": per_label}
 
 
 def evaluate_run(run_dir: str | Path) -> dict:
-    """Evaluate a calibrated run on its test split; write and return evaluation.json."""
+    """Evaluate a calibrated run on its test split; write and return evaluation.json (image mode only for image-only runs)."""
     import torch
-    from tqdm import tqdm
 
     from engine.model.fusion import load_tokenizer
     from engine.model.preprocess import PreprocessParams
+    from training.progress import progress
     from training.runs import load_run_model
     from training.train import prepare_data
 
@@ -86,19 +93,22 @@ def evaluate_run(run_dir: str | Path) -> dict:
     model, config = load_run_model(run)
     torch.set_num_threads(int(config["train"].get("threads", 2)))
     calibration = read_json(run / "calibration.json")
+    modes = ("image",) if calibration.get("image_only") else MODES
     params = PreprocessParams.from_dict(config["preprocessing"])
     tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
-    records, cache = prepare_data(config, tqdm)["test"]
-    outputs = split_outputs(model, cache, [r.text for r in records], tokenizer, params, progress=tqdm)
+    records, cache = prepare_data(config)["test"]
+    outputs = split_outputs(model, cache, [r.text for r in records], tokenizer, params, modes=modes,
+                            progress=progress)
     labels = np.stack([r.labels for r in records])
-    result = {"split": "test", "count": len(records), "note": TEXT_NOTE, "modes": {}}
-    for mode in MODES:
+    result = {"split": "test", "count": len(records), "note": TEXT_NOTE if len(modes) > 1 else IMAGE_ONLY_NOTE,
+              "modes": {}}
+    for mode in modes:
         bias = np.asarray(calibration.get("bias", {}).get(mode, np.zeros(outputs[mode].shape[1])))
         probs = sigmoid(outputs[mode] / calibration["temperature"][mode] + bias[None])
         result["modes"][mode] = mode_metrics(labels, probs, np.asarray(calibration["thresholds"][mode]),
                                              model.config.labels)
     write_json(run / "evaluation.json", result)
-    for mode in MODES:
+    for mode in modes:
         log.info("test %s: %s", mode, result["modes"][mode]["summary"])
     return result
 

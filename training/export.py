@@ -113,7 +113,9 @@ def export_pack(out_dir: str | Path, model, tokenizer_json: str | Path, params: 
             raise PackError(f"calibration has {len(thresholds[mode])} {mode} thresholds for {len(labels)} labels")
     manifest = {
         "name": name, "version": version, "changelog": changelog, "created": _versions(),
-        "task": "multi-label chest radiograph findings from a frontal image, a report text, or both",
+        "task": ("multi-label chest radiograph findings from a frontal image (image-only pack: trained without "
+                 "reports, its text and image+text modes are untrained)" if training_data.get("image_only") else
+                 "multi-label chest radiograph findings from a frontal image, a report text, or both"),
         "intended_use": INTENDED_USE, "training_data": training_data,
         "labels": [{"name": label, "threshold": float(thresholds["image"][i]),
                     "thresholds": {mode: float(thresholds[mode][i]) for mode in MODES},

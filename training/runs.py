@@ -61,30 +61,35 @@ def image_batch(cache: np.ndarray, indices, params: PreprocessParams):
 
 
 def split_outputs(model, cache: np.ndarray, texts: list[str], tokenizer, params: PreprocessParams,
-                  modes=MODES, batch_size: int = 64, progress=None) -> dict[str, np.ndarray]:
+                  modes=MODES, batch_size: int = 64, progress=None, ood: bool = True) -> dict[str, np.ndarray]:
     """Run the model over a cached split; return ``{mode: logits (n, L)}`` plus ``ood_features`` (n, F).
 
-    The image encoder runs once per batch for the image and joint modes.
+    The image encoder runs once per batch for the image and joint modes; ``modes=("image",)`` runs
+    no text at all. Inputs go to the model's device; ``ood=False`` skips the OOD features.
     """
     import torch
 
     from engine.gate import ood_features
     from engine.model.fusion import encode_texts
 
+    device = next(model.parameters()).device
     out = {mode: [] for mode in modes}
     features = []
     batches = range(0, len(texts), batch_size)
     for start in (batches if progress is None else progress(batches, desc="inference")):
         idx = list(range(start, min(start + batch_size, len(texts))))
-        ids, mask = encode_texts(tokenizer, [texts[i] for i in idx])
+        ids = mask = None
+        if "text" in modes or "joint" in modes:
+            ids, mask = (t.to(device) for t in encode_texts(tokenizer, [texts[i] for i in idx]))
         with torch.inference_mode():
             if "image" in modes or "joint" in modes:
-                result = model.forward_modes(image_batch(cache, idx, params), ids, mask)
-                features.append(ood_features(result["image"]))
+                result = model.forward_modes(image_batch(cache, idx, params).to(device), ids, mask)
+                if ood:
+                    features.append(ood_features(result["image"]))
             else:
                 result = {"text": model(input_ids=ids, attention_mask=mask)}
         for mode in modes:
-            out[mode].append(result[mode].logits.float().numpy())
+            out[mode].append(result[mode].logits.float().cpu().numpy())
     arrays = {mode: np.concatenate(values) for mode, values in out.items()}
     if features:
         arrays["ood_features"] = np.concatenate(features)

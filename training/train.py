@@ -2,14 +2,19 @@
 
 Writes a run folder (see :mod:`training.runs`) named after the config, encoder, input size,
 schedule and seed. Every batch trains the image-only, text-only and image+text modes (modality
-dropout without wasted encoder passes) with per-label weighted BCE, plus an image↔text InfoNCE
-term. Resumable: ``--resume RUN_DIR`` continues from ``last.pt`` (read with weights_only=True).
+dropout without wasted encoder passes) with per-label weighted BCE masked to the labels the data
+states, plus an image↔text InfoNCE term among images with a report; a dataset without reports
+trains the image path alone (see :mod:`training.losses`). Runs on CPU or CUDA, data-parallel
+under ``torchrun`` (:mod:`training.distributed`). Checkpoints every epoch; ``--resume RUN_DIR``
+continues from ``last.pt`` (read with weights_only=True). Logs per epoch to ``metrics.jsonl``
+and ``metrics.csv``, per step to ``steps.csv``.
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
-import math
+import os
 import time
 from pathlib import Path
 
@@ -17,10 +22,11 @@ import numpy as np
 import yaml
 
 from engine.errors import EngineError
-from engine.reports.labels import LABEL_NAMES
 from engine.model.preprocess import PreprocessParams
+from engine.reports.labels import LABEL_NAMES
 from training.dataset import build_cache, read_records
-from training.runs import image_batch, read_json, split_outputs, write_json
+from training.progress import progress
+from training.runs import read_json, write_json
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,95 +48,40 @@ def run_name(config: dict) -> str:
             f"{config['train']['epochs']}ep-seed{config['seed']}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
 
 
-def prepare_data(config: dict, progress=None):
+def manifest_path(config: dict) -> Path:
+    """The config's ``data.manifest`` (relative to the repository, or absolute)."""
+    return ROOT / config["data"]["manifest"]
+
+
+def cache_dir(config: dict) -> Path:
+    """``data.cache_dir`` (relative to the repository), else a ``cache`` folder beside the manifest."""
+    given = config["data"].get("cache_dir")
+    return ROOT / given if given else manifest_path(config).parent / "cache"
+
+
+def prepare_data(config: dict, show_progress: bool = True):
     """Read records, build the uint8 caches; return ``{split: (records, cache)}``."""
     data = config["data"]
     params = PreprocessParams.from_dict(config["preprocessing"])
-    records = read_records(ROOT / data["manifest"])
-    cache_dir = ROOT / data.get("cache_dir", "data/cache")
+    records = read_records(manifest_path(config))
     splits = {}
     for split in ("train", "val", "test"):
         subset = [r for r in records if r.split == split]
         if not subset:
-            raise EngineError(f"the paired set has no {split} split", path=ROOT / data["manifest"])
+            raise EngineError(f"the manifest has no {split} split", path=manifest_path(config),
+                              hint="give every split some images (python -m training manifest splits by patient)")
         limit = data.get("limit", {}).get(split)
         subset = subset[:limit] if limit else subset
-        cache = build_cache(subset, params, cache_dir / f"{split}_{params.size}_{len(subset)}.npy", progress)
+        cache = build_cache(subset, params, cache_dir(config) / f"{split}_{params.size}_{len(subset)}.npy",
+                            progress if show_progress else None)
         splits[split] = (subset, cache)
     return splits
-
-
-def random_affine(batch: int, settings: dict, generator):
-    """Return ``(batch, 2, 3)`` affine matrices: random scale, small rotation and shift."""
-    import torch
-
-    rand = lambda: torch.rand(batch, generator=generator) * 2 - 1  # noqa: E731 - local shorthand
-    scale = 1 + settings.get("scale", 0.0) * rand()
-    angle = math.radians(settings.get("rotate_deg", 0.0)) * rand()
-    shift = settings.get("shift", 0.0)
-    theta = torch.zeros(batch, 2, 3)
-    theta[:, 0, 0] = torch.cos(angle) / scale
-    theta[:, 0, 1] = -torch.sin(angle) / scale
-    theta[:, 1, 0] = torch.sin(angle) / scale
-    theta[:, 1, 1] = torch.cos(angle) / scale
-    theta[:, 0, 2] = shift * rand()
-    theta[:, 1, 2] = shift * rand()
-    return theta
-
-
-def warp(maps, theta):
-    """Apply affine ``theta`` to ``(batch, C, H, W)`` maps (zeros outside)."""
-    import torch.nn.functional as F
-    grid = F.affine_grid(theta, list(maps.shape), align_corners=False)
-    return F.grid_sample(maps, grid, align_corners=False, padding_mode="zeros")
-
-
-def augment(images, theta, settings: dict, generator):
-    """Warp a normalised batch with ``theta`` (padding stays at the image's floor) and jitter contrast/brightness."""
-    import torch
-
-    batch = images.shape[0]
-    rand = lambda: torch.rand(batch, generator=generator) * 2 - 1  # noqa: E731 - local shorthand
-    floor = images.amin(dim=(1, 2, 3), keepdim=True)
-    moved = warp(images - floor, theta) + floor
-    contrast = 1 + settings.get("contrast", 0.0) * rand().view(-1, 1, 1, 1)
-    brightness = settings.get("brightness", 0.0) * rand().view(-1, 1, 1, 1) * 4  # normalised units (std 0.25)
-    return moved * contrast + brightness
-
-
-# a lesion cell's weight against the other (cell, label) entries of the token-mask loss (train.mask_pos_weight)
-MASK_POS_WEIGHT = 4.0
-
-
-def token_loss(token_logits, grid: tuple[int, int], targets, theta, pos_weight: float = MASK_POS_WEIGHT):
-    """BCE of per-token label logits against warped lesion-mask targets; unknown entries are ignored.
-
-    ``targets`` is uint8 ``(batch, labels, h, w)`` from :func:`training.dataset.build_mask_cache`.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from training.dataset import MASK_UNKNOWN
-
-    known = (targets != MASK_UNKNOWN).float()
-    positive = warp((targets == 1).float(), theta) > 0.25
-    logits = token_logits.transpose(1, 2).reshape(targets.shape[0], targets.shape[1], *grid)
-    loss = F.binary_cross_entropy_with_logits(logits, positive.float(), reduction="none",
-                                              pos_weight=torch.tensor(pos_weight))
-    return (loss * known).sum() / known.sum().clamp_min(1.0)
-
-
-def _lr_factor(step: int, total: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def build_model(config: dict, vocab_size: int):
     """Build the FusionModel from the config (and local pretrained weights when given)."""
     from engine.model.fusion import (FusionModel, ModelConfig, bert_config_from_folder, load_pretrained_image,
-                              load_pretrained_text)
+                                     load_pretrained_text)
 
     model_cfg = dict(config["model"])
     pretrained = config.get("pretrained") or {}
@@ -147,87 +98,114 @@ def build_model(config: dict, vocab_size: int):
     return model
 
 
-def _losses(outputs: dict, labels, pos_weight, weights: dict, masks=None, theta=None,
-            mask_pos_weight: float = MASK_POS_WEIGHT):
-    import torch
-    import torch.nn.functional as F
-
-    total, parts = 0.0, {}
-    for mode in ("image", "text", "joint"):
-        loss = F.binary_cross_entropy_with_logits(outputs[mode].logits, labels, pos_weight=pos_weight)
-        parts[mode] = float(loss.detach())
-        total = total + weights.get(mode, 1.0) * loss
-    img, txt = outputs["image"].image_embedding, outputs["text"].text_embedding
-    if weights.get("contrastive", 0) > 0:
-        model_scale = outputs["scale"]
-        sims = model_scale * img @ txt.T
-        target = torch.arange(len(img))
-        contrastive = (F.cross_entropy(sims, target) + F.cross_entropy(sims.T, target)) / 2
-        parts["contrastive"] = float(contrastive.detach())
-        total = total + weights["contrastive"] * contrastive
-    if masks is not None and outputs["image"].token_logits is not None:
-        lesion = token_loss(outputs["image"].token_logits, outputs["image"].image_grid, masks, theta, mask_pos_weight)
-        parts["mask"] = float(lesion.detach())
-        total = total + weights.get("mask", 1.0) * lesion
-    return total, parts
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    import math
+    if step < warmup:
+        return (step + 1) / warmup
+    progress_ = (step - warmup) / max(1, total - warmup)
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
 
-def _macro_auroc(labels: np.ndarray, logits: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-    values = [roc_auc_score(labels[:, j], logits[:, j]) for j in range(labels.shape[1])
-              if 0 < labels[:, j].sum() < len(labels)]
-    return float(np.mean(values)) if values else float("nan")
+def describe_data(config: dict, counts: dict, image_only: bool, with_report: int) -> dict:
+    """The pack's ``training_data``: the config's, else one made from the manifest's summary (dataset, size, mapping)."""
+    from training.manifest.common import summary_path
+
+    data = dict(config.get("training_data") or {})
+    summary_file = summary_path(manifest_path(config))
+    summary = read_json(summary_file) if summary_file.is_file() else {}
+    if "description" not in data:
+        name = summary.get("dataset", manifest_path(config).name)
+        mapped = {label: m["sources"] + [f"{s} (negative only)" for s in m["negative_only"]]
+                  for label, m in summary.get("label_mapping", {}).items()}
+        missing = [label for label in LABEL_NAMES if label not in mapped] if mapped else []
+        data["description"] = (
+            f"{name}: {sum(counts.values())} frontal images ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+            + (f" of {summary['patients']} patients, split by {summary['split_by']}" if summary else "")
+            + f"; {with_report} training images with a report. Label mapping (pack label <- dataset labels): "
+            + ("; ".join(f"{label} <- {', '.join(src)}" for label, src in mapped.items()) or "as in the manifest")
+            + (f"; not in the dataset (missing, not negative): {', '.join(missing)}" if missing else "")
+            + (f"; uncertain labels: {summary['uncertain']}" if summary else "") + ".")
+        if summary:
+            data.update(dataset=name, images=summary["images"], patients=summary["patients"],
+                        label_mapping=mapped, uncertain=summary["uncertain"])
+    data.setdefault("pretrained", ", ".join(f"{k}: {v}" for k, v in (config.get("pretrained") or {}).items() if v)
+                    or "none (random initialisation)")
+    if image_only:
+        data["image_only"] = True
+        data["description"] = data["description"].rstrip() + (
+            " Image-only: the data had no reports, so the text encoder and the image+text fusion were not "
+            "trained; give this pack images without report text.")
+    return data
+
+
+def _label_arrays(records):
+    labels = np.stack([r.labels for r in records])
+    known = ~np.isnan(labels)
+    return np.nan_to_num(labels, nan=0.0).astype(np.float32), known.astype(np.float32)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def train(config: dict, resume: str | Path | None = None) -> Path:
-    """Train per ``config``; return the run folder."""
+    """Train per ``config``; return the run folder (the same path in every data-parallel process)."""
     import torch
-    from tqdm import tqdm
 
-    from engine.model.fusion import encode_texts, load_tokenizer
-    from training.tokenizer import tokenizer_from_bert_folder, train_tokenizer
+    from training.augment import augment, random_affine, random_jitter
+    from training.distributed import (autocast, barrier, grad_scaler, mean_over_processes, share_from_main,
+                                      start_runtime, stop_runtime, wrap)
+    from training.losses import MASK_POS_WEIGHT, TrainStep, macro_auroc
+    from training.runs import split_outputs
 
     settings = config["train"]
+    runtime = start_runtime(settings)
     torch.set_num_threads(int(settings.get("threads", 2)))
     seed = int(config["seed"])
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     params = PreprocessParams.from_dict(config["preprocessing"])
-    splits = prepare_data(config, tqdm)
+    if runtime.main:
+        splits = prepare_data(config)
+    barrier(runtime)
+    if not runtime.main:
+        splits = prepare_data(config, show_progress=False)
     train_records, train_cache = splits["train"]
     val_records, val_cache = splits["val"]
+    has_text = np.array([bool(r.text.strip()) for r in train_records], dtype=np.float32)
+    image_only = not has_text.any()
 
-    run = Path(resume) if resume else ROOT / config.get("runs_dir", "runs") / run_name(config)
-    run.mkdir(parents=True, exist_ok=True)
-    pretrained_text = (config.get("pretrained") or {}).get("text")
-    if not (run / "tokenizer.json").is_file():
-        if pretrained_text:
-            tokenizer_from_bert_folder(ROOT / pretrained_text, run / "tokenizer.json")
-        else:
-            train_tokenizer((r.text for r in train_records), run / "tokenizer.json",
-                            vocab_size=int(config["tokenizer"]["vocab_size"]))
-    model_config_vocab = load_tokenizer(run / "tokenizer.json", 8).get_vocab_size()
-    model = build_model(config, model_config_vocab)
-    tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
-    mask_cache = None
-    if model.config.token_head:
-        from training.dataset import build_mask_cache
-        with torch.no_grad():
-            _, grid = model.encode_image(torch.zeros(1, 1, params.size, params.size))
-        mask_cache = torch.from_numpy(build_mask_cache(
-            train_records, params, grid[0], model.config.labels,
-            ROOT / config["data"].get("cache_dir", "data/cache") / f"train_masks_{params.size}_{grid[0]}_{len(train_records)}.npy"))
-    labels = np.stack([r.labels for r in train_records])
-    prevalence = labels.mean(axis=0)
+    run = Path(resume) if resume else Path(share_from_main(
+        str(config.get("run_dir") or ROOT / config.get("runs_dir", "runs") / run_name(config)), runtime))
+    config = {**config, "run_dir": str(run)}
+    if runtime.main:
+        _prepare_run_folder(run, config, train_records)
+    barrier(runtime)
+    model = build_model(config, _vocab_size(run))
+    tokenizer = _tokenizer(run, model)
+    mask_cache = _mask_cache(config, model, params, train_records)
+    labels, known = _label_arrays(train_records)
+    labelled = known.sum(axis=0)
+    prevalence = (labels * known).sum(axis=0) / np.maximum(labelled, 1)
     pos_weight = torch.tensor(np.clip(np.sqrt((1 - prevalence) / np.maximum(prevalence, 1e-3)), 1.0,
                                       float(settings.get("pos_weight_cap", 4.0))), dtype=torch.float32)
-    write_json(run / "config.json", {**config, "model_config": model.config.to_dict()})
-    write_json(run / "data.json", {
-        "counts": {split: len(recs) for split, (recs, _) in splits.items()},
-        "prevalence": {name: float(p) for name, p in zip(model.config.labels, prevalence)},
-        "training_data": config.get("training_data", {"description": str(config["data"]["manifest"])}),
-    })
+    if runtime.main:
+        write_json(run / "config.json", {**config, "model_config": model.config.to_dict()})
+        counts = {split: len(recs) for split, (recs, _) in splits.items()}
+        write_json(run / "data.json", {
+            "counts": counts, "image_only": bool(image_only), "train_with_report": int(has_text.sum()),
+            "prevalence": {name: float(p) for name, p in zip(model.config.labels, prevalence)},
+            "labelled": {name: int(n) for name, n in zip(model.config.labels, labelled)},
+            "training_data": describe_data(config, counts, image_only, int(has_text.sum())),
+        })
+        if image_only:
+            log.info("no training image has a report: image-only training (text path and contrastive loss off)")
 
     encoder_params = list(model.image_encoder.parameters())
     encoder_ids = {id(p) for p in encoder_params}
@@ -237,7 +215,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     ], weight_decay=float(settings.get("weight_decay", 0.05)))
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     batch_size = int(settings["batch_size"])
-    steps_per_epoch = len(train_records) // batch_size
+    steps_per_epoch = int(settings.get("steps_per_epoch") or len(train_records) // batch_size)
     total_steps = steps_per_epoch * int(settings["epochs"])
     start_epoch, best, step = 0, -1.0, 0
     if resume and (run / "last.pt").is_file():
@@ -247,63 +225,174 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
         start_epoch, best, step = int(state["epoch"]) + 1, float(state["best"]), int(state["step"])
         rng = np.random.default_rng(seed + start_epoch)
         log.info("resumed %s at epoch %d", run, start_epoch)
+    model.to(runtime.device)
+    step_module = wrap(TrainStep(model, settings.get("loss_weights", {}), pos_weight,
+                                 float(settings.get("mask_pos_weight", MASK_POS_WEIGHT)), image_only).to(runtime.device),
+                       runtime)
+    scaler = grad_scaler(runtime)
     texts = [r.text for r in train_records]
-    label_tensor = torch.from_numpy(labels)
-    weights = settings.get("loss_weights", {})
-    mask_pos_weight = float(settings.get("mask_pos_weight", MASK_POS_WEIGHT))
+    tensors = {name: torch.from_numpy(array) for name, array in
+               (("labels", labels), ("known", known), ("has_text", has_text))}
+    augment_settings = settings.get("augment", {})
+    loader_workers = int(settings.get("workers", 0))
     for epoch in range(start_epoch, int(settings["epochs"])):
         model.train()
         order = rng.permutation(len(train_records))
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{settings['epochs']}")
+        batches = [np.sort(order[b * batch_size:(b + 1) * batch_size]) for b in range(steps_per_epoch)]
+        loader = _loader(train_cache, params, [b[runtime.rank::runtime.world].tolist() for b in batches],
+                         loader_workers, runtime)
+        steps = progress(loader, f"epoch {epoch + 1}/{settings['epochs']}", len(batches)) if runtime.main else loader
         sums, started = {}, time.perf_counter()
-        for b in bar:
-            idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
+        for b, (images, idx) in enumerate(steps):
+            mine = slice(runtime.rank, None, runtime.world)
+            theta = random_affine(len(batches[b]), augment_settings, generator)[mine].to(runtime.device)
+            jitter = random_jitter(len(batches[b]), generator)[mine].to(runtime.device)
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * _lr_factor(step, total_steps, int(settings.get("warmup_steps", 100)))
-            theta = random_affine(len(idx), settings.get("augment", {}), generator)
-            images = augment(image_batch(train_cache, idx, params), theta, settings.get("augment", {}), generator)
-            ids, mask = encode_texts(tokenizer, [texts[i] for i in idx])
-            outputs = dict(model.forward_modes(images, ids, mask), scale=model.logit_scale.exp().clamp(max=100))
-            loss, parts = _losses(outputs, label_tensor[idx], pos_weight, weights,
-                                  None if mask_cache is None else mask_cache[idx], theta, mask_pos_weight)
+            images = augment(images.to(runtime.device, non_blocking=True), theta, augment_settings, jitter)
+            ids = mask = None
+            if not image_only:
+                ids, mask = (t.to(runtime.device) for t in _encode(tokenizer, [texts[i] for i in idx.tolist()]))
+            batch = {name: t[idx].to(runtime.device) for name, t in tensors.items()}
+            with autocast(runtime):
+                loss, parts = step_module(images, ids, mask, batch["labels"], batch["known"], batch["has_text"],
+                                          None if mask_cache is None else mask_cache[idx].to(runtime.device), theta)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
+            step_loss = mean_over_processes(float(loss.detach()), runtime)
             for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix({k: f"{v / (b + 1):.3f}" for k, v in sums.items()})
-        model.eval()
-        val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params)
-        val_labels = np.stack([r.labels for r in val_records])
-        row = {"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - started, 1),
-               "images_per_s": round(steps_per_epoch * batch_size / (time.perf_counter() - started), 2),
-               **{f"train_{k}": round(v / steps_per_epoch, 4) for k, v in sums.items()},
-               **{f"val_auroc_{m}": round(_macro_auroc(val_labels, val[m]), 4) for m in ("image", "text", "joint")}}
-        with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-        log.info("epoch %d: %s", epoch + 1, row)
-        score = row["val_auroc_image"] + row["val_auroc_joint"]
-        if score > best:
-            best = score
-            from safetensors.torch import save_file
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(run / "model.safetensors"))
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "best": best, "step": step}, run / "last.pt")
+                sums[key] = sums.get(key, 0.0) + float(value)
+            if runtime.main:
+                _append_csv(run / "steps.csv", {"epoch": epoch + 1, "step": step, "loss": round(step_loss, 6),
+                                                "lr": optimizer.param_groups[0]["lr"]})
+                if hasattr(steps, "set_postfix"):
+                    steps.set_postfix({k: f"{v / (b + 1):.3f}" for k, v in sums.items()})
+        if runtime.main:
+            best = _end_epoch(run, model, optimizer, val_records, val_cache, tokenizer, params, image_only, epoch,
+                              step, best, sums, steps_per_epoch, batch_size, started, split_outputs, macro_auroc)
+        barrier(runtime)
+    stop_runtime(runtime)
     return run
+
+
+def _end_epoch(run, model, optimizer, val_records, val_cache, tokenizer, params, image_only, epoch, step, best,
+               sums, steps_per_epoch, batch_size, started, split_outputs, macro_auroc) -> float:
+    """Validate, log the epoch (metrics.jsonl + metrics.csv), keep the best weights and write last.pt; return best."""
+    import torch
+    from safetensors.torch import save_file
+
+    model.eval()
+    modes = ("image",) if image_only else ("image", "text", "joint")
+    val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, modes=modes,
+                        ood=False)
+    val_labels = np.stack([r.labels for r in val_records])
+    seconds = time.perf_counter() - started
+    row = {"epoch": epoch + 1, "step": step, "seconds": round(seconds, 1),
+           "images_per_s": round(steps_per_epoch * batch_size / seconds, 2),
+           **{f"train_{k}": round(v / steps_per_epoch, 4) for k, v in sums.items()},
+           **{f"val_auroc_{m}": round(macro_auroc(val_labels, val[m]), 4) for m in modes}}
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+    _append_csv(run / "metrics.csv", row)
+    log.info("epoch %d: %s", epoch + 1, row)
+    score = np.nan_to_num(row["val_auroc_image"] + row.get("val_auroc_joint", row["val_auroc_image"]), nan=0.0)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if score > best:
+        best = float(score)
+        save_file(state, str(run / "model.safetensors"))
+    torch.save({"model": state, "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "step": step},
+               run / "last.pt")
+    return best
+
+
+def _prepare_run_folder(run: Path, config: dict, train_records) -> None:
+    """Create the run folder and its tokenizer (a local BERT folder's, else one trained on the reports)."""
+    from training.tokenizer import tokenizer_from_bert_folder, train_tokenizer
+
+    run.mkdir(parents=True, exist_ok=True)
+    if (run / "tokenizer.json").is_file():
+        return
+    pretrained_text = (config.get("pretrained") or {}).get("text")
+    if pretrained_text:
+        tokenizer_from_bert_folder(ROOT / pretrained_text, run / "tokenizer.json")
+    else:
+        texts = [r.text for r in train_records if r.text.strip()] or ["no report"]
+        train_tokenizer(texts, run / "tokenizer.json", vocab_size=int(config["tokenizer"]["vocab_size"]))
+
+
+def _vocab_size(run: Path) -> int:
+    from engine.model.fusion import load_tokenizer
+    return load_tokenizer(run / "tokenizer.json", 8).get_vocab_size()
+
+
+def _tokenizer(run: Path, model):
+    from engine.model.fusion import load_tokenizer
+    return load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
+
+
+def _encode(tokenizer, texts):
+    from engine.model.fusion import encode_texts
+    return encode_texts(tokenizer, texts)
+
+
+def _mask_cache(config: dict, model, params: PreprocessParams, records):
+    """The lesion-target cache when the model has a token head and some training image has a mask; else None."""
+    import torch
+
+    if not model.config.token_head:
+        return None
+    if not any(r.mask_path is not None and r.mask_path.is_file() for r in records):
+        log.info("no training image has a lesion mask: the mask loss is off")
+        return None
+    from training.dataset import build_mask_cache
+    with torch.no_grad():
+        _, grid = model.encode_image(torch.zeros(1, 1, params.size, params.size))
+    return torch.from_numpy(build_mask_cache(
+        records, params, grid[0], model.config.labels,
+        cache_dir(config) / f"train_masks_{params.size}_{grid[0]}_{len(records)}.npy"))
+
+
+def _loader(cache, params: PreprocessParams, batches: list[list[int]], workers: int, runtime):
+    """A DataLoader over the uint8 cache yielding ``(normalised images (b, 1, size, size), indices (b,))`` per batch."""
+    import torch
+
+    from training.runs import image_batch
+
+    class _Cached(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(cache)
+
+        def __getitem__(self, i):
+            return image_batch(cache, [i], params)[0], i
+
+    return torch.utils.data.DataLoader(_Cached(), batch_sampler=batches, num_workers=workers,
+                                       pin_memory=runtime.device.type == "cuda")
 
 
 def register(subparsers) -> None:
     """Add the ``train`` step."""
-    parser = subparsers.add_parser("train", help="train a FusionModel from a YAML config into a run folder")
+    parser = subparsers.add_parser("train", help="train a FusionModel from a YAML config into a run folder "
+                                                 "(under torchrun: data-parallel)")
     parser.add_argument("--config", default=str(ROOT / "training" / "configs" / "demo.yaml"))
+    parser.add_argument("--manifest", help="use this manifest CSV instead of the config's data.manifest")
+    parser.add_argument("--run-dir", help="run folder to create (default: runs_dir/<generated name>)")
     parser.add_argument("--resume", help="run folder to continue from its last.pt")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    """Run the train step; print the run folder on stdout."""
+    """Run the train step; print the run folder on stdout (from the first process only)."""
     config = read_json(Path(args.resume) / "config.json") if args.resume else load_config(args.config)
-    print(train(config, args.resume))
+    if args.manifest:
+        config["data"] = {**config["data"], "manifest": str(Path(args.manifest).resolve())}
+    if args.run_dir:
+        config["run_dir"] = str(Path(args.run_dir).resolve())
+    folder = train(config, args.resume)
+    if os.environ.get("RANK", "0") == "0":
+        print(folder)
     return 0

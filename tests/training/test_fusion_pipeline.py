@@ -114,7 +114,7 @@ def test_token_loss_weighs_lesion_cells_and_ignores_unknown_ones():
     import torch
 
     from training.dataset import MASK_UNKNOWN
-    from training.train import token_loss
+    from training.losses import token_loss
 
     targets = torch.zeros(1, 2, 4, 4, dtype=torch.uint8)
     targets[0, 0, 1, 1] = 1                       # one lesion cell of label 0
