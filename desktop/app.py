@@ -12,6 +12,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from desktop.display_check import missing_display
+
 log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "CXR_LENS_SETTINGS"   # path of an INI file to use instead of the user's settings
@@ -31,13 +33,15 @@ def make_settings():
 
 def build_window(fresh: bool = False, pack: str | Path | None = None, plugins: bool = True):
     """Create the QApplication (if needed) and the themed main window with its plugins."""
-    from PySide6 import QtWidgets
+    from PySide6 import QtGui, QtWidgets
 
+    import engine
     from desktop.main_window import MainWindow
     from desktop.theme import apply_dark_theme
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
     app.setApplicationName("CXR Lens")
+    app.setWindowIcon(QtGui.QIcon(str(engine.icon_path())))
     apply_dark_theme(app)
     settings = make_settings()
     if fresh:
@@ -75,8 +79,12 @@ def run(path: str | Path | None = None, screenshot: str | Path | None = None, fr
 
     With ``screenshot`` the window is rendered after loading and analysis finish (or after
     ``timeout_s``), saved as PNG, and the function returns without entering the event loop.
-    Returns 0, or 2 when ``path`` could not be shown.
+    Returns 0, or 2 when ``path`` could not be shown or there is no display to show it on.
     """
+    problem = missing_display(os.environ)
+    if problem is not None:  # Qt would abort (exit code 134) without saying what to do
+        print(f"cxr-lens view: {problem}", file=sys.stderr)
+        return EXIT_INPUT
     app, window = build_window(fresh=fresh, pack=pack)
     _install_excepthook(window)
     if screenshot is not None:

@@ -72,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     # resources
     "bundled_pack_dir": "engine.resources",
     "demo_studies_dir": "engine.resources",
+    "icon_path": "engine.resources",
+    # versions (cxr-lens --version, About)
+    "version_info": "engine.about",
 }
 
 __all__ = sorted(_EXPORTS)

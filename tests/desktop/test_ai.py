@@ -132,6 +132,14 @@ def test_about_shows_the_model_card_and_help_lists_plugin_shortcuts(ai_window):
     tabs = dialogs[-1].tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["CXR Lens", "Model pack"]
     assert "tiny-test-pack" in tabs.widget(1).toPlainText()
+    import engine
+    from cxr_lens import __version__
+
+    versions = engine.version_info()  # the same facts as `cxr-lens --version`
+    app_text = " ".join(tabs.widget(0).toPlainText().split())
+    assert f"CXR Lens {__version__}" in app_text and f"Engine {versions['engine']}" in app_text
+    assert f"{versions['pack']['name']} {versions['pack']['version']}" in app_text
+    assert versions["pack"]["sha256"] in app_text
     dialogs[-1].close()
     helper = HelpDialog(list(ai_window.actions_by_key.values()), ai_window)
     texts = {helper.table.item(r, 1).text() for r in range(helper.table.rowCount())}

@@ -36,6 +36,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
     "checksums": {"errors"},
     "resources": {"errors"},
+    "about": {"errors", "checksums", "model", "resources"},   # versions for --version and About
     "gate": {"errors"},
     "images": {"errors", "checksums"},
     "reports": {"errors"},
