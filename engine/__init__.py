@@ -69,6 +69,11 @@ _EXPORTS: dict[str, str] = {
     "LABEL_NAMES": "engine.reports.labels",
     "find_label": "engine.reports.labels",
     "labels_from_mesh": "engine.reports.labels",
+    # DICOM results (SR TID 1500, heatmap Segmentations)
+    "save_analysis": "engine.dicom_results.save",
+    "find_results": "engine.dicom_results.read",
+    "read_result": "engine.dicom_results.read",
+    "ResultObject": "engine.dicom_results.read",
     # resources
     "bundled_pack_dir": "engine.resources",
     "demo_studies_dir": "engine.resources",
