@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from io import BytesIO
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -57,10 +58,14 @@ class DimseClient:
             setattr(ae, attribute, self.server.timeout_s)
         return ae
 
-    def _associate(self, ae, action: str, **kwargs):
+    def _associate(self, ae, action: str, evt_handlers=(), **kwargs):
         """Open an association or raise PacsError saying why it failed and what to check."""
-        server = self.server
-        assoc = ae.associate(server.host, int(server.port), ae_title=server.aet, **kwargs)
+        from pynetdicom import evt
+
+        server, opened = self.server, []
+        start = time.monotonic()
+        handlers = [*evt_handlers, (evt.EVT_CONN_OPEN, lambda event: opened.append(True))]
+        assoc = ae.associate(server.host, int(server.port), ae_title=server.aet, evt_handlers=handlers, **kwargs)
         if assoc.is_established:
             return assoc
         where = server.describe()
@@ -68,11 +73,14 @@ class DimseClient:
             raise PacsError(f"{where} rejected the association from {server.calling_aet} to {action}",
                             hint=f"check the called AE title ({server.aet}) and that the server lists our AE "
                                  f"title {server.calling_aet} among its known modalities")
-        if assoc.is_aborted:
-            raise PacsError(f"{where} aborted the association to {action}",
-                            hint="the server may not support this service or our presentation contexts")
-        raise PacsError(f"{where}: cannot connect to {action} (no answer within {server.timeout_s:g} s "
-                        "or connection refused)", hint="check that the PACS is running, its host and DICOM port")
+        if not opened:
+            raise PacsError(f"{where}: cannot connect to {action} (connection refused or no route)",
+                            hint="check that the PACS is running, its host and DICOM port")
+        if time.monotonic() - start >= 0.9 * server.timeout_s:
+            raise PacsError(f"{where}: no answer within {server.timeout_s:g} s to {action}",
+                            hint="check that this port is the server's DICOM port and that it is not overloaded")
+        raise PacsError(f"{where} aborted the association to {action}",
+                        hint="the server may not support this service or our presentation contexts")
 
     def _failed(self, action: str, status) -> PacsError:
         code = int(getattr(status, "Status", -1)) if status else -1
