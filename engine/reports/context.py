@@ -94,23 +94,41 @@ def _asserted_between(neg, start: int, sentence: str, triggers, mentions) -> boo
 
 def _history(start: int, end: int, sentence: str, triggers, mentions) -> tuple[str, int, int] | None:
     """The history trigger that places the mention in the past or in another study, if any."""
-    terms = [t for t in triggers if t[0] == "term"]
-    others = [t for t in triggers if t[0] == "assert"]
+    stops = [t for t in triggers if t[0] in ("term", "assert")]
     for t in triggers:
-        if t[0] == "hist_pre" and t[2] <= start and not any(t[2] <= x[1] and x[2] <= start for x in terms) \
-                and not _HISTORY_STOP.search(sentence, t[2], start):
+        # "history of pneumonia"; "previous pneumonia", where the trigger ends with the mention
+        if t[0] == "hist_pre" and (t[2] == end or t[2] <= start and not _HISTORY_STOP.search(sentence, t[2], start)
+                                   and not any(t[2] <= x[1] and x[2] <= start for x in stops if x[0] == "term")):
             return t
         # "the effusion seen on the prior CT"; not "opacity consistent with radiation change seen on
         # the prior CT" (the other study describes what lies between)
         if t[0] == "hist_post" and t[1] >= end and not _POST_STOP.search(sentence, end, t[1]) \
-                and not any(end <= x[1] and x[2] <= t[1] for x in terms + others if x[0] in ("term", "assert")) \
-                and not any(end <= m[1] and m[2] <= t[1] for m in mentions):
+                and not any(end <= x[1] and x[2] <= t[1] for x in stops + list(mentions)):
             return t
     return None
 
 
+def _said_now(past: tuple[str, int, int], end: int, sentence: str, triggers) -> tuple[str, int, int] | None:
+    """A CURRENT cue saying that a past or other-study mention is there now, if any.
+
+    After "seen on the prior CT" anywhere in the sentence ("… is again seen"); after "prior
+    effusion" in the mention's own clause ("the prior effusion is again seen", not "history of
+    pneumonia, with stable cardiomegaly").
+    """
+    terms = [t for t in triggers if t[0] == "term"]
+    for cue in triggers:
+        if cue[0] != "current":
+            continue
+        if past[0] == "hist_post" and cue[1] >= past[2]:
+            return cue
+        if past[0] == "hist_pre" and cue[1] >= end and not _HISTORY_STOP.search(sentence, end, cue[1]) \
+                and not any(end <= x[1] and x[2] <= cue[1] for x in terms):
+            return cue
+    return None
+
+
 def mention_status(start: int, end: int, sentence: str, triggers,
-            mentions: list[tuple[str, int, int]] = ()) -> tuple[str | None, tuple[str, int, int] | None]:
+                   mentions: list[tuple[str, int, int]] = ()) -> tuple[str | None, tuple[str, int, int] | None]:
     """Decide one mention's status from the triggers of its sentence (offsets in the sentence).
 
     Returns ``(None, trigger)`` for a mention that is not a finding of this study: hypothetical
@@ -129,7 +147,7 @@ def mention_status(start: int, end: int, sentence: str, triggers,
     # NegEx: a negation in scope wins over a hedge ("no suspicious opacity or effusion").
     pre_neg = [t for t in pre if t[0] == "pre_neg"]
     near_pre = max(pre_neg or pre, key=lambda t: t[1], default=None)
-    post_neg = [t for t in post if t[0] == "post_neg"]
+    post_neg = [t for t in post if t[0].endswith("neg")]
     near_post = min(post_neg or post, key=lambda t: t[1], default=None)
     chosen = [t for t in (near_pre, near_post) if t is not None]
     if chosen:
@@ -139,8 +157,8 @@ def mention_status(start: int, end: int, sentence: str, triggers,
     past = _history(start, end, sentence, triggers, mentions)
     if past is None:
         return POSITIVE, None
-    now = [t for t in triggers if t[0] == "current" and t[1] >= past[2]] if past[0] == "hist_post" else []
-    return (POSITIVE, now[0]) if now else (None, past)
+    now = _said_now(past, end, sentence, triggers)
+    return (POSITIVE, now) if now else (None, past)
 
 
 def differential(index: int, mentions: list[tuple[str, int, int]], sentence: str) -> tuple[str, int, int] | None:

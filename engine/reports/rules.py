@@ -28,6 +28,14 @@ _OTHER_STUDY = (r"(?:the |a |an |her |his )?(?:\w+ )?(?:prior|previous|earlier|o
                 r" (?:\w+ ){0,2}?(?:ct|cts|studies|study|exams?|examinations?|radiographs?|films?|imaging|x-rays?|cxr|"
                 r"scans?)")
 
+# Processes that come and go (a "prior" one is over), unlike residua that stay (granulomas, scars).
+_ACUTE = (r"(?:pneumonias?|pneumonitis|infections?|infiltrates?|consolidation|pneumothora(?:x|ces)|effusions?|"
+          r"o?edema|atelecta\w*)\b")
+
+# Words that end a noun phrase's modifiers ("prior study there is a new effusion" is not a prior effusion).
+_NOT_MODIFIER = (r"(?:ct|cts|stud(?:y|ies)|exam\w*|radiograph\w*|films?|imaging|x-rays?|cxr|scans?|there|is|are|was|"
+                 r"were|has|have|with|and|or|of|to|no|new)\b")
+
 # Infections that leave granulomas (healed, not pneumonia).
 _GRANULOMATOUS = r"\b(?:granulomatous|histoplasm\w*|tubercul\w*|tb|mycobacteri\w*|coccidioid\w*)"
 
@@ -344,6 +352,9 @@ DIFFERENTIAL_JOIN = r"\s*/\s*|\s*(?:[\w-]+\s+){0,3}?(?:or|and/or|versus|vs\.?)\s
 # when none does. HISTORY_PRE's scope ends at a terminator or at HISTORY_STOP.
 HISTORY_PRE: tuple[str, ...] = (
     r"history of", r"hx of", r"h/o", r"(?:prior|previous|past|remote) (?:episodes?|bouts?|treatment) (?:of|for)",
+    # an acute process called prior or previous is over ("previous right lower lobe pneumonia");
+    # chronic residua stay ("prior granulomatous disease", "old rib fractures" are seen now)
+    r"(?:prior|previous|past|remote) (?:(?!" + _NOT_MODIFIER + r")[\w-]+ ){0,4}?" + _ACUTE,
     _OTHER_STUDY + r",? (?:which |that )?(?:showed|shows|demonstrated|revealed|described)",
 )
 HISTORY_POST: tuple[str, ...] = (

@@ -45,6 +45,9 @@ def test_negation_stops_at_a_clause_that_asserts_the_finding(text, label, expect
     ("No new focal consolidation or pleural effusion.", "Effusion", "negative"),
     ("No new or increasing effusion.", "Effusion", "negative"),
     ("Stable left basilar opacity. No new opacity.", "Opacity", "positive"),
+    ("No new nodules, the known right upper lobe nodule is stable.", "Nodule", "positive"),
+    ("No new opacity, stable left basilar scarring.", "Fibrosis", "positive"),
+    ("No pleural effusion, pneumothorax, or the previously described consolidation.", "Opacity", "negative"),
     # an old X said to be still there is present now, whatever the wording of the comparison
     ("No significant change in the moderate left pleural effusion.", "Effusion", "positive"),
     ("No significant interval change in the small right apical pneumothorax.", "Pneumothorax", "positive"),
@@ -79,6 +82,13 @@ def test_new_unchanged_unseen_and_residual(text, label, expected):
     ("The effusion noted on the previous study has increased.", "Effusion", "positive"),
     ("New right lower lobe opacity, not seen on the prior study.", "Opacity", "positive"),
     ("Left apical opacity consistent with radiation change seen on the prior CT.", "Opacity", "positive"),
+    ("Compared with the prior study there is a new left effusion.", "Effusion", "positive"),
+    # a prior acute process is over; a prior chronic one left what is seen now
+    ("Previous right lower lobe pneumonia.", "Pneumonia", None),
+    ("Prior left pneumothorax.", "Pneumothorax", None),
+    ("The prior left effusion is again seen.", "Effusion", "positive"),
+    ("Prior granulomatous infection.", "Granuloma", "positive"),
+    ("Old healed left rib fractures.", "Fracture", "positive"),
     # history of X
     ("History of pneumonia.", "Pneumonia", None),
     ("Known history of COPD.", "Emphysema", None),
