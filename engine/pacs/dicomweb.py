@@ -55,6 +55,14 @@ def _session():
                 prepared.url = f"{head}?{query}"
             return prepared
 
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA file; the
+            # configured ca_file must win.
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
+
     return Session()
 
 

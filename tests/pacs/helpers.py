@@ -56,3 +56,65 @@ def dataset_bytes(data: bytes) -> bytes:
     read_preamble(handle, False)
     _read_file_meta_info(handle)
     return data[handle.tell():]
+
+
+class TlsProxy:
+    """HTTPS in front of the test Orthanc: a TLS listener on loopback that relays bytes to its HTTP port.
+
+    (Orthanc 1.10 from Debian crashes with ``SslEnabled``; this puts a real TLS handshake, with a
+    self-signed certificate made by openssl, between the client and the server.) ``ca_file`` is the
+    certificate to trust.
+    """
+
+    def __init__(self, folder: Path, target_port: int):
+        import socket
+        import ssl
+        import subprocess
+        import threading
+
+        key, self.ca_file = Path(folder) / "key.pem", Path(folder) / "cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                        "-out", str(self.ca_file)], check=True, capture_output=True)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_file, key)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._target, self._context, self._socket = target_port, context, socket
+
+        def serve():
+            while True:
+                try:
+                    raw, _ = self._listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=self._relay, args=(raw,), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+
+    def _relay(self, raw) -> None:
+        import threading
+
+        try:
+            client = self._context.wrap_socket(raw, server_side=True)
+        except OSError:
+            raw.close()
+            return
+        upstream = self._socket.create_connection(("127.0.0.1", self._target))
+
+        def pump(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for end in (source, sink):
+                    try:
+                        end.close()
+                    except OSError:
+                        pass
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self) -> None:
+        self._listener.close()

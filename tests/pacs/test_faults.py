@@ -96,3 +96,16 @@ def test_server_stopped_mid_pull_leaves_whole_files_and_the_pull_resumes(web_ser
         assert all(same_instance(p, uploaded[uid]) for uid, p in cached_files(cache.root).items())
     finally:
         server.stop()
+
+
+def test_https_needs_the_ca_file_of_a_self_signed_server(orthanc, web_server, tmp_path):
+    from tests.pacs.helpers import TlsProxy
+
+    proxy = TlsProxy(tmp_path, orthanc.http_port)
+    try:
+        url = f"https://127.0.0.1:{proxy.port}/dicom-web"
+        with pytest.raises(PacsError, match=rf"{url}: TLS check failed .* give its CA file"):
+            DicomWebClient(replace(web_server, url=url)).echo()
+        assert DicomWebClient(replace(web_server, url=url, ca_file=str(proxy.ca_file))).echo() > 0
+    finally:
+        proxy.close()
