@@ -10,6 +10,7 @@ import engine
 from desktop import loading
 from desktop.actions import ACTIONS, build_actions
 from desktop.annotations import corner_texts
+from desktop.loaded_results import LoadedResults
 from desktop.plugins import ViewerContext
 from desktop.widgets.compare_pane import ComparePane
 from desktop.widgets.help_dialog import HelpDialog
@@ -36,6 +37,7 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     image_shown = QtCore.Signal(object)      # engine Image, after its pixels are on screen
+    study_read = QtCore.Signal(object)       # engine ReadResult of the file/folder just opened
 
     def __init__(self, settings: QtCore.QSettings, runner: TaskRunner | None = None):
         super().__init__()
@@ -106,6 +108,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.current_image = None
         self.current_frame = 0
         self._load_token = 0
+        self.loaded_results = LoadedResults(self)  # SR/SEG results found beside the images
         self._restore_settings()
 
     # ------------------------------------------------------------------ building blocks
@@ -178,6 +181,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_read(self, path: Path, result) -> None:
         self.settings.setValue("paths/last_dir", str(path if path.is_dir() else path.parent))
         self.images = self.browser.set_studies(result.studies)
+        self.study_read.emit(result)
         if result.errors:
             names = "\n".join(f"{e.path.name}: {e.reason}" for e in result.errors[:8])
             more = f"\n… and {len(result.errors) - 8} more" if len(result.errors) > 8 else ""

@@ -72,6 +72,14 @@ class FindingsPanel(QtWidgets.QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.caption)
         layout.addWidget(self.tree, 1)
+        # findings read from DICOM results (SR TID 1500) that reference the shown image
+        self.loaded_caption = QtWidgets.QLabel(wordWrap=True, objectName="loadedCaption")
+        self.loaded_tree = QtWidgets.QTreeWidget(rootIsDecorated=False, uniformRowHeights=True)
+        self.loaded_tree.setHeaderLabels(("Finding (loaded from file)", "Probability", "p", "Decision"))
+        self.loaded_tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        layout.addWidget(self.loaded_caption)
+        layout.addWidget(self.loaded_tree, 1)
+        self.show_loaded("", ())
         self.prediction = None
         self.show_message("Open an image to see findings.")
 
@@ -106,22 +114,38 @@ class FindingsPanel(QtWidgets.QWidget):
                              + (" — shown muted because of the warnings above" if caution else "")
                              + (f"  ·  {timing:.0f} ms" if timing else ""))
         for finding in sorted_findings(prediction.findings):
-            item = QtWidgets.QTreeWidgetItem(self.tree)
-            item.setText(0, finding.name)
-            item.setText(2, f"{finding.probability:.2f}")
-            item.setText(3, "present" if finding.positive else "—")
-            item.setData(0, QtCore.Qt.UserRole, finding.name)
+            self._add_row(self.tree, finding, caution)
+
+    def show_loaded(self, title: str, findings) -> None:
+        """Show findings read from a DICOM SR (``title`` names the file and algorithm); none hides them."""
+        self.loaded_tree.clear()
+        self.loaded_caption.setText(title)
+        self.loaded_caption.setVisible(bool(title))
+        self.loaded_tree.setVisible(bool(findings))
+        for finding in findings:
+            self._add_row(self.loaded_tree, finding, caution=False)
+
+    def _add_row(self, tree, finding, caution: bool) -> None:
+        """One finding row; a loaded finding may lack a probability or threshold (None)."""
+        known = finding.probability is not None and finding.threshold is not None
+        item = QtWidgets.QTreeWidgetItem(tree)
+        item.setText(0, finding.name)
+        item.setText(2, "—" if finding.probability is None else f"{finding.probability:.2f}")
+        item.setText(3, "present" if finding.positive else "—")
+        item.setData(0, QtCore.Qt.UserRole, finding.name)
+        if known:
             item.setToolTip(0, f"threshold {finding.threshold:.2f} (calibrated on validation data)")
-            if finding.positive:
-                bold = item.font(0)
-                bold.setBold(True)
-                for column in (0, 2, 3):
-                    item.setFont(column, bold)
-                item.setForeground(3, QtGui.QColor(theme.ACCENT))
-            else:
-                item.setForeground(0, QtGui.QColor(theme.TEXT_DIM))
-            self.tree.setItemWidget(item, 1, ProbabilityBar(finding.probability, finding.threshold,
-                                                            finding.positive, muted=caution))
+        if finding.positive:
+            bold = item.font(0)
+            bold.setBold(True)
+            for column in (0, 2, 3):
+                item.setFont(column, bold)
+            item.setForeground(3, QtGui.QColor(theme.ACCENT))
+        else:
+            item.setForeground(0, QtGui.QColor(theme.TEXT_DIM))
+        if known:
+            tree.setItemWidget(item, 1, ProbabilityBar(finding.probability, finding.threshold,
+                                                       bool(finding.positive), muted=caution))
 
     def select_label(self, name: str) -> None:
         """Select the row of ``name`` (without emitting)."""
