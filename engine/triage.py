@@ -126,13 +126,16 @@ def read_scan_records(out_dirs) -> list[dict]:
     return records
 
 
-def write_worklist(out_dir: str | Path, scan_dirs=None, policy: TriagePolicy = TriagePolicy()) -> Path:
+def write_worklist(out_dir: str | Path, scan_dirs=None, policy: TriagePolicy = TriagePolicy(),
+                   extra_records=()) -> Path:
     """Write ``OUT/worklist.csv`` (rank, study, tier, urgency, gate, reason, images, path) from scan results.
 
-    ``scan_dirs`` are the scan output folders to read (default: ``out_dir`` itself).
+    ``scan_dirs`` are the scan output folders to read (default: ``out_dir`` itself);
+    ``extra_records`` are more records, e.g. ``{"study_uid", "path", "error"}`` for a study that
+    could not be retrieved (it is listed for review, never dropped).
     """
     out_dir = Path(out_dir)
-    rows = triage_records(read_scan_records(scan_dirs or [out_dir]), policy)
+    rows = triage_records(read_scan_records(scan_dirs or [out_dir]) + list(extra_records), policy)
     target = out_dir / WORKLIST
     with open(target, "w", newline="") as handle:
         writer = csv.writer(handle)

@@ -197,13 +197,20 @@ def _scan(args, server, client, query) -> int:
         with open(out / STUDIES, "a") as handle:
             handle.write(json.dumps(record) + "\n")
     scanned = sorted(p for p in (out / "studies").iterdir() if p.is_dir()) if (out / "studies").exists() else []
-    worklist = write_worklist(out, scanned, policy)
+    unretrieved = [{"study_uid": r["study_uid"], "path": "", "error": r["error"]}
+                   for r in _last_records(out).values() if r.get("status") == "failed"]
+    worklist = write_worklist(out, scanned, policy, unretrieved)
     print(f"{len(matches)} studies: {failed} failed; worklist in {worklist}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else 0
 
 
 def _studies_done(out: Path) -> dict[str, dict]:
     """Studies a previous run finished (the last record per study counts)."""
+    return {uid: r for uid, r in _last_records(out).items() if r.get("status") == "done"}
+
+
+def _last_records(out: Path) -> dict[str, dict]:
+    """The last ``studies.jsonl`` record of each study."""
     records = {}
     path = out / STUDIES
     for line in path.read_text().splitlines() if path.exists() else []:
@@ -212,7 +219,7 @@ def _studies_done(out: Path) -> dict[str, dict]:
         except json.JSONDecodeError:
             continue
         records[record["study_uid"]] = record
-    return {uid: r for uid, r in records.items() if r.get("status") == "done"}
+    return records
 
 
 def _write_srs(scan_dir: Path, algorithm) -> list[Path]:

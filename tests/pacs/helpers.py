@@ -8,10 +8,12 @@ import pydicom
 from pydicom.uid import generate_uid
 
 
-def demo_copy(patient_id: str, count: int = 1, truncate: bool = False, tmp: Path | None = None) -> list[Path]:
+def demo_copy(patient_id: str, count: int = 1, truncate: bool = False, tmp: Path | None = None,
+              study_date: str | None = None) -> list[Path]:
     """``count`` instances of a new study (new UIDs) made from a demo frontal image; return their files.
 
-    With ``truncate`` the pixel data is cut to half its length (a corrupt instance the server stores).
+    With ``truncate`` the pixel data is cut to half its length (a corrupt instance the server stores);
+    ``study_date`` (YYYYMMDD) replaces the demo image's StudyDate.
     """
     from engine.resources import demo_studies_dir
 
@@ -23,6 +25,8 @@ def demo_copy(patient_id: str, count: int = 1, truncate: bool = False, tmp: Path
         dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study, series
         dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         dataset.PatientID, dataset.InstanceNumber, dataset.AccessionNumber = patient_id, number, patient_id[:16]
+        if study_date:
+            dataset.StudyDate = study_date
         if truncate:
             dataset.PixelData = dataset.PixelData[: len(dataset.PixelData) // 2]
         path = tmp / f"{patient_id}_{number}.dcm"
