@@ -74,6 +74,17 @@ _EXPORTS: dict[str, str] = {
     "find_results": "engine.dicom_results.read",
     "read_result": "engine.dicom_results.read",
     "ResultObject": "engine.dicom_results.read",
+    # PACS and triage worklist
+    "PacsError": "engine.errors",
+    "PacsServer": "engine.pacs.config",
+    "load_servers": "engine.pacs.config",
+    "StudyQuery": "engine.pacs.query",
+    "StudyMatch": "engine.pacs.query",
+    "find_studies": "engine.pacs",
+    "retrieve_study": "engine.pacs",
+    "send_analysis": "engine.pacs",
+    "TriageRow": "engine.triage",
+    "read_worklist": "engine.triage",
     # resources
     "bundled_pack_dir": "engine.resources",
     "demo_studies_dir": "engine.resources",

@@ -24,6 +24,13 @@ STAMP = ".last_used"
 PART_SUFFIX = ".part"
 
 
+def default_cache_dir() -> Path:
+    """``$CXR_LENS_PACS_CACHE``, else ``~/.cache/cxr-lens/pacs`` (``$XDG_CACHE_HOME`` respected)."""
+    if os.environ.get("CXR_LENS_PACS_CACHE"):
+        return Path(os.environ["CXR_LENS_PACS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cxr-lens" / "pacs"
+
+
 def check_instance(dataset, source: str) -> None:
     """Raise PacsError when an instance lacks its UIDs or its native pixel data is shorter than its header says.
 
@@ -180,6 +187,11 @@ class PullProgress:
     def __init__(self, study_uid: str, done: int, total: int, skipped: int, received_bytes: int, path: str):
         self.study_uid, self.done, self.total = study_uid, done, total
         self.skipped, self.received_bytes, self.path = skipped, received_bytes, path
+
+    @property
+    def message(self) -> str:
+        """One line for a progress bar."""
+        return f"{self.done}/{self.total} instance(s), {self.received_bytes / 1e6:.1f} MB received"
 
     def __repr__(self) -> str:
         return (f"PullProgress({self.study_uid}, {self.done}/{self.total}, skipped={self.skipped}, "
