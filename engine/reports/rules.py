@@ -249,7 +249,7 @@ MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
         _GRANULOMATOUS + r"(?:(?:\s*/\s*|,? (?:and|or) )" + _GRANULOMATOUS + r")? infections?\b",
         r"\b(?:sequela\w*|residua\w*|stigmata|scars?|scarring|remote|healed|old) (?:of |from )?(?:\w+ ){0,3}?infections?\b",
         r"\b(?:urinary(?: tract)?|uti|wound|skin|soft tissue|line|port|catheter|device|pocket|sinus|ear|"
-        r"bladder|kidney|renal|bone|joint) infections?\b",
+        r"bladder|kidney|renal|bone|bony|osseous|joint) infections?\b",
     ),
 }
 
@@ -319,7 +319,9 @@ MIMIC_UNCERTAIN: tuple[str, ...] = (_MIMIC_HEDGED, r",\s*" + _MIMIC_HEDGED)
 # of the heart" negate the enlargement they name, while "no interval enlargement of the nodule" does
 # not negate the nodule. "No new X" is not a pseudo-trigger: it negates X (see docs/LABELER.md).
 PSEUDO: tuple[str, ...] = (
-    r"no (?:\w+ ){0,2}(?:change|changes|increase|decrease|progression|enlargement|worsening|improvement)",
+    # "no interval change in the effusion"; not "no interstitial changes of edema" (signs of it)
+    r"no (?:\w+ ){0,2}(?:changes?(?! (?:of|to suggest|suggest\w*|consistent|compatible|typical|characteristic)\b)|"
+    r"increase|decrease|progression|enlargement|worsening|improvement)",
     r"not (?:\w+ )?(?:changed|increased|decreased|significantly changed|only|necessarily)",
     r"without (?:\w+ ){0,2}(?:change|changes|increase|progression|interval change)",
     r"no longer (?:enlarged|dilated)",  # about something else than the mention
@@ -358,7 +360,8 @@ HISTORY_PRE: tuple[str, ...] = (
     _OTHER_STUDY + r",? (?:which |that )?(?:showed|shows|demonstrated|revealed|described)",
 )
 HISTORY_POST: tuple[str, ...] = (
-    r"(?:seen|noted|described|demonstrated|shown|visualized|visible|identified|present|reported|evident)"
+    # not "also present on the previous exam", "as seen on the prior CT" (there now as well)
+    r"(?<!also )(?<!again )(?<!\bas )(?:seen|noted|described|demonstrated|shown|visualized|visible|identified|present|reported|evident)"
     r" (?:\w+ )?(?:on|in|at|from) " + _OTHER_STUDY,
 )
 HISTORY_STOP = r",|\b(?:with|now|who|presents?|presenting|here|today|currently)\b"

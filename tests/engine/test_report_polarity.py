@@ -52,6 +52,7 @@ def test_negation_stops_at_a_clause_that_asserts_the_finding(text, label, expect
     ("No significant change in the moderate left pleural effusion.", "Effusion", "positive"),
     ("No significant interval change in the small right apical pneumothorax.", "Pneumothorax", "positive"),
     ("No interval enlargement of the right lower lobe nodule.", "Nodule", "positive"),
+    ("No definite interstitial changes of pulmonary edema.", "Edema", "negative"),
     # …but a change word that is the finding is negated with it
     ("No cardiac enlargement.", "Cardiomegaly", "negative"),
     ("No enlargement of the heart.", "Cardiomegaly", "negative"),
@@ -82,6 +83,8 @@ def test_new_unchanged_unseen_and_residual(text, label, expected):
     ("The effusion noted on the previous study has increased.", "Effusion", "positive"),
     ("New right lower lobe opacity, not seen on the prior study.", "Opacity", "positive"),
     ("Left apical opacity consistent with radiation change seen on the prior CT.", "Opacity", "positive"),
+    ("Retrocardiac opacity, also present on the previous exam.", "Opacity", "positive"),
+    ("Stable right upper lobe nodule as seen on the prior CT.", "Nodule", "positive"),
     ("Compared with the prior study there is a new left effusion.", "Effusion", "positive"),
     # a prior acute process is over; a prior chronic one left what is seen now
     ("Previous right lower lobe pneumonia.", "Pneumonia", None),
@@ -113,6 +116,7 @@ def test_history_and_other_studies_are_not_positive_now(text, label, expected):
     ("Calcified hilar nodes, consistent with prior tuberculous infection.", "Pneumonia", None),
     ("Scattered granulomas, sequelae of remote infection.", "Pneumonia", None),
     ("Clinical concern for urinary tract infection; the lungs are clear.", "Pneumonia", None),
+    ("No bony erosions to suggest osseous infection.", "Pneumonia", None),
     ("Right lower lobe opacity concerning for infection.", "Pneumonia", "uncertain"),
     ("Patchy consolidation consistent with infection.", "Pneumonia", "positive"),
     ("This may represent reactivation of tuberculosis or other infection.", "Pneumonia", "uncertain"),
