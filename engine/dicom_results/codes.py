@@ -61,7 +61,8 @@ PROBABILITY = codes.DCM.Probability
 UNIT_ONE = Code("1", "UCUM", "no units")
 THRESHOLD = private("THRESHOLD", "Decision threshold")
 INPUT_MODE = private("INPUT-MODE", "Input mode")
-MODES = {mode: private(f"MODE-{mode.upper()}", f"{mode} input") for mode in ("image", "text", "joint", "none")}
+MODES = {mode: private(f"MODE-{mode.upper()}", meaning) for mode, meaning in
+         (("image", "image input"), ("text", "text input"), ("joint", "joint input"), ("none", "none: no input used"))}
 GATE_ASSESSMENT = private("INPUT-GATE", "Input gate assessment")
 GATE_VERDICT = private("GATE-VERDICT", "Input gate verdict")
 GATE_STATUS = {status: private(f"GATE-{status.upper()}", meaning) for status, meaning in
@@ -70,7 +71,6 @@ GATE_ISSUE = private("GATE-ISSUE", "Input gate issue")
 GATE_MESSAGE = private("GATE-MESSAGE", "Input gate message")
 OOD_SCORE = private("OOD-SCORE", "Out-of-distribution score")
 OOD_THRESHOLD = private("OOD-THRESHOLD", "Out-of-distribution threshold")
-HEATMAP_METHOD = private("HEATMAP-METHOD", "Heatmap method")
 ANALYSIS_TRACKING = "CXR Lens analysis"
 
 

@@ -125,7 +125,8 @@ def _read_sr(path: Path, dataset) -> ResultObject:
         references += [image.referenced_sop_instance_uid for image in group.source_images]
         evaluations = {(q.name.value, q.name.scheme_designator): q.value for q in group.get_qualitative_evaluations()}
         mode_code = evaluations.get((c.INPUT_MODE.value, c.INPUT_MODE.scheme_designator))
-        mode = mode or ("" if mode_code is None else mode_code.meaning.split()[0])
+        mode = mode or next((key for key, code in c.MODES.items() if mode_code is not None
+                             and code.value == mode_code.value), "")
         finding = group.finding_type
         if finding is None:
             continue

@@ -3,10 +3,10 @@
 The report holds one measurement group (TID 1501) for the analysis itself — input mode, the input
 gate's verdict, each gate issue coded with its message as text, the out-of-distribution score and
 threshold — and, unless the gate refused the image, one group per label: the finding's code as the
-finding type, a qualitative evaluation Present/Absent (the calibrated decision), the probability
-(DCM 122157 "Probability", UCUM "1") and the decision threshold as numeric measurements, and the
-input mode. Every group names the algorithm (pack name, version, manifest sha256) and references
-the source image.
+finding type, a qualitative evaluation Present/Absent (the calibrated decision), and the probability
+(DCM 122157 "Probability", UCUM "1") and the decision threshold as numeric measurements. Every
+group names the algorithm (pack name, version, manifest sha256 and input mode as parameters) and
+references the source image.
 """
 from __future__ import annotations
 
@@ -58,15 +58,12 @@ def _finding_group(finding: tuple, mode: str, algorithm: Algorithm, source, uid:
 
     name, probability, threshold, positive = finding
     code = c.label_code(name)
-    algorithm_id = algorithm_identification(algorithm, mode)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=name),
-        finding_type=code, algorithm_id=algorithm_id,
-        measurements=[hd.sr.Measurement(name=c.PROBABILITY, value=probability, unit=c.UNIT_ONE,
-                                        algorithm_id=algorithm_id),
+        finding_type=code, algorithm_id=algorithm_identification(algorithm, mode),
+        measurements=[hd.sr.Measurement(name=c.PROBABILITY, value=probability, unit=c.UNIT_ONE),
                       hd.sr.Measurement(name=c.THRESHOLD, value=threshold, unit=c.UNIT_ONE)],
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(code, c.PRESENT if positive else c.ABSENT),
-                                 hd.sr.QualitativeEvaluation(c.INPUT_MODE, c.MODES[mode])],
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(code, c.PRESENT if positive else c.ABSENT)],
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
 
 
