@@ -13,13 +13,14 @@ from __future__ import annotations
 # Things that look like a lesion and are not one. A mention explained as one of them after it is
 # negative when the explanation is plain ("nodular density, consistent with a nipple shadow") and
 # uncertain when hedged ("…, likely a nipple shadow"); either may follow a comma.
-_MIMIC = (r"(?:\w+ )?(?:nipple shadows?|nipples?|overlapp?ing (?:vessels|vascular (?:structures|shadows)|structures|"
-          r"shadows|soft tissues?)|end[- ]on vessels?|vessels? (?:seen )?end[- ]on|vascular (?:shadows?|structures?)|"
-          r"summation (?:shadows?|artifacts?|of (?:shadows|structures))|superimpos\w+ (?:of )?(?:\w+ )?"
-          r"(?:structures|vessels|shadows)|artifacts?|skin folds?|costochondral (?:calcifications?|junctions?|cartilage))\b")
+_MIMIC = (r"(?:\w+ )?(?:nipple shadows?|nipples?|overlapp?ing (?:vessels|vascular (?:structures|shadows)|"
+          r"structures|shadows|soft tissues?)|end[- ]on vessels?|vessels? (?:seen )?end[- ]on|"
+          r"vascular (?:shadows?|structures?)|summation (?:shadows?|artifacts?|of (?:shadows|structures))|"
+          r"superimpos\w+ (?:of )?(?:\w+ )?(?:structures|vessels|shadows)|artifacts?|skin folds?|"
+          r"costochondral (?:calcifications?|junctions?|cartilage))\b")
 _ARTICLE = r"(?:(?:due to|reflecting|representing|related to|from) )?(?:a |an |the |the patient's |bilateral )?"
-_MIMIC_PLAIN = (r"(?:consistent with|compatible with|represents?|representing|due to|reflecting|(?:is|are) (?:a|an|the))"
-                r" " + _ARTICLE + _MIMIC)
+_MIMIC_PLAIN = (r"(?:consistent with|compatible with|represents?|representing|due to|reflecting|"
+                r"(?:is|are) (?:a|an|the)) " + _ARTICLE + _MIMIC)
 _MIMIC_HEDGED = (r"(?:likely|probably|possibly|most likely|presumably|may represent|could represent|may be|could be|"
                  r"favou?red to (?:be|represent)) " + _ARTICLE + _MIMIC)
 
@@ -247,7 +248,8 @@ MENTION_EXCLUDE: dict[str, tuple[str, ...]] = {
     # another organ is not
     "Pneumonia": (
         _GRANULOMATOUS + r"(?:(?:\s*/\s*|,? (?:and|or) )" + _GRANULOMATOUS + r")? infections?\b",
-        r"\b(?:sequela\w*|residua\w*|stigmata|scars?|scarring|remote|healed|old) (?:of |from )?(?:\w+ ){0,3}?infections?\b",
+        r"\b(?:sequela\w*|residua\w*|stigmata|scars?|scarring|remote|healed|old) (?:of |from )?(?:\w+ ){0,3}?"
+        r"infections?\b",
         r"\b(?:urinary(?: tract)?|uti|wound|skin|soft tissue|line|port|catheter|device|pocket|sinus|ear|"
         r"bladder|kidney|renal|bone|bony|osseous|joint) infections?\b",
     ),
@@ -314,10 +316,10 @@ POST_UNCERTAIN: tuple[str, ...] = (
 MIMIC_NEGATION: tuple[str, ...] = (_MIMIC_PLAIN, r",\s*" + _MIMIC_PLAIN)
 MIMIC_UNCERTAIN: tuple[str, ...] = (_MIMIC_HEDGED, r",\s*" + _MIMIC_HEDGED)
 # Phrases that look like a trigger but do not negate or hedge the finding ("no change in the
-# effusion" asserts the effusion).
-# A pseudo-trigger that overlaps a mention masks nothing: "no cardiac enlargement" and "no enlargement
-# of the heart" negate the enlargement they name, while "no interval enlargement of the nodule" does
-# not negate the nodule. "No new X" is not a pseudo-trigger: it negates X (see docs/LABELER.md).
+# effusion" asserts the effusion). A pseudo-trigger that overlaps a mention masks nothing: "no
+# cardiac enlargement" and "no enlargement of the heart" negate the enlargement they name, while "no
+# interval enlargement of the nodule" does not negate the nodule. "No new X" is not a pseudo-trigger:
+# it negates X (see docs/LABELER.md).
 PSEUDO: tuple[str, ...] = (
     # "no interval change in the effusion"; not "no interstitial changes of edema" (signs of it)
     r"no (?:\w+ ){0,2}(?:changes?(?! (?:of|to suggest|suggest\w*|consistent|compatible|typical|characteristic)\b)|"
@@ -361,8 +363,8 @@ HISTORY_PRE: tuple[str, ...] = (
 )
 HISTORY_POST: tuple[str, ...] = (
     # not "also present on the previous exam", "as seen on the prior CT" (there now as well)
-    r"(?<!also )(?<!again )(?<!\bas )(?:seen|noted|described|demonstrated|shown|visualized|visible|identified|present|reported|evident)"
-    r" (?:\w+ )?(?:on|in|at|from) " + _OTHER_STUDY,
+    r"(?<!also )(?<!again )(?<!\bas )(?:seen|noted|described|demonstrated|shown|visualized|visible|identified|"
+    r"present|reported|evident) (?:\w+ )?(?:on|in|at|from) " + _OTHER_STUDY,
 )
 HISTORY_STOP = r",|\b(?:with|now|who|presents?|presenting|here|today|currently)\b"
 CURRENT: tuple[str, ...] = (
