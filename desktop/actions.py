@@ -27,6 +27,9 @@ _PRESET_KEYS = {"default": "1", "lung": "2", "mediastinum": "3", "bone": "4", "a
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open_file", "&Open file or DICOMDIR…", ("Ctrl+O",), "&File", "open_file_dialog", toolbar=True),
     ActionSpec("open_folder", "Open &folder…", ("Ctrl+Shift+O",), "&File", "open_folder_dialog", toolbar=True),
+    ActionSpec("open_pacs", "Open from &PACS…", ("Ctrl+Shift+P",), "&File", "open_pacs_dialog"),
+    ActionSpec("send_pacs", "Send results to PAC&S…", (), "&File", "send_results_to_pacs"),
+    ActionSpec("open_worklist", "Open &worklist…", ("Ctrl+Shift+W",), "&File", "open_worklist_dialog"),
     ActionSpec("tags", "DICOM &tags…", ("Ctrl+T",), "&File", "show_tags"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "&File", "close"),
     ActionSpec("fit", "&Fit to window", ("F",), "&View", "fit", toolbar=True),

@@ -247,6 +247,50 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show the next or previous frame of a multi-frame image."""
         self.show_frame(self.current_frame + step)
 
+    # ------------------------------------------------------------------ PACS and worklist
+    def open_pacs_dialog(self) -> QtWidgets.QDialog:
+        """File → Open from PACS: search a server, retrieve a study and open it (desktop/widgets/pacs_dialog.py)."""
+        from desktop.widgets.pacs_dialog import PacsDialog
+
+        if getattr(self, "pacs_dialog", None) is None:
+            self.pacs_dialog = PacsDialog(self.runner, self.settings, self)
+            self.pacs_dialog.study_retrieved.connect(self.open_path)
+        self.pacs_dialog.show()
+        self.pacs_dialog.raise_()
+        return self.pacs_dialog
+
+    def send_results_to_pacs(self) -> None:
+        """File → Send results to PACS: offer the engine panel's analysis of the image on screen."""
+        panel = self.plugin_docks["engine"].widget() if "engine" in self.plugin_docks else None
+        prediction = getattr(panel, "image_prediction", None)
+        if self.current_image is None or prediction is None or self.current_image.kind != "dicom":
+            self.statusBar().showMessage("No analysed DICOM image on screen: nothing to send", 8000)
+            return
+        self.open_pacs_dialog().offer_results(self.current_image.path, prediction, panel.predictor.pack)
+
+    def open_worklist_dialog(self) -> None:
+        """File → Open worklist: choose a worklist.csv written by a scan."""
+        start = str(self.settings.value("paths/last_dir", str(Path.home())))
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open worklist", start, "Worklist (worklist.csv *.csv)")
+        if path:
+            self.show_worklist(path)
+
+    def show_worklist(self, path: str | Path) -> None:
+        """Show a worklist.csv in the Worklist dock (studies by urgency; double-click opens one)."""
+        from desktop.widgets.worklist_panel import WorklistPanel
+
+        if getattr(self, "worklist_dock", None) is None:
+            panel = WorklistPanel()
+            panel.study_chosen.connect(self.open_path)
+            self.worklist_dock = self._dock("Worklist", panel, QtCore.Qt.LeftDockWidgetArea)
+        try:
+            self.worklist_dock.widget().load(path)
+        except (OSError, KeyError, ValueError) as error:
+            self.show_error(f"Cannot read the worklist {path}", f"{error} — choose a worklist.csv written by a scan")
+            return
+        self.worklist_dock.show()
+        self.worklist_dock.raise_()
+
     # ------------------------------------------------------------------ view commands
     def fit(self) -> None:
         self.image_view.fit()
