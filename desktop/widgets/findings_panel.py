@@ -75,8 +75,11 @@ class FindingsPanel(QtWidgets.QWidget):
         # findings read from DICOM results (SR TID 1500) that reference the shown image
         self.loaded_caption = QtWidgets.QLabel(wordWrap=True, objectName="loadedCaption")
         self.loaded_tree = QtWidgets.QTreeWidget(rootIsDecorated=False, uniformRowHeights=True)
-        self.loaded_tree.setHeaderLabels(("Finding (loaded from file)", "Probability", "p", "Decision"))
-        self.loaded_tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        self.loaded_tree.setHeaderLabels(("Finding", "Probability", "p", "Decision"))
+        for column, mode in enumerate((QtWidgets.QHeaderView.ResizeToContents, QtWidgets.QHeaderView.Stretch,
+                                       QtWidgets.QHeaderView.ResizeToContents, QtWidgets.QHeaderView.ResizeToContents)):
+            self.loaded_tree.header().setSectionResizeMode(column, mode)
+        self.loaded_tree.header().setStretchLastSection(False)
         layout.addWidget(self.loaded_caption)
         layout.addWidget(self.loaded_tree, 1)
         self.show_loaded("", ())
