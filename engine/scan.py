@@ -83,8 +83,20 @@ def _predict_one(path: str, use_reports: bool) -> dict:
     start = time.perf_counter()
     try:
         image = read_image(path)
-        report = sidecar_report(Path(path)) if use_reports else None
-        prediction = _WORKER_PREDICTOR.predict(image, report=report)
+    except EngineError as error:
+        return {"path": path, "error": str(error)}
+    return predict_record(_WORKER_PREDICTOR, image, sidecar_report(Path(path)) if use_reports else None, start)
+
+
+def predict_record(predictor, image, report: str | None, start: float) -> dict:
+    """The scan record of one read image: its prediction, or an ``error`` record (never raises).
+
+    ``start`` is the :func:`time.perf_counter` value when work on the file began (for
+    ``timing_ms.file_total``). Used by the local workers and the Ray actors alike.
+    """
+    path = str(image.path)
+    try:
+        prediction = predictor.predict(image, report=report)
     except EngineError as error:
         return {"path": path, "error": str(error)}
     record = {"path": path, "sop_uid": image.sop_uid, "study_uid": image.study_uid,
@@ -94,13 +106,14 @@ def _predict_one(path: str, use_reports: bool) -> dict:
 
 
 def write_summary(out_dir: Path, label_names: tuple[str, ...]) -> Path:
-    """Rewrite ``summary.csv`` from ``results.jsonl``: one row per image, probabilities per label."""
+    """Rewrite ``summary.csv`` from ``results.jsonl``: one row per image (sorted by path), probabilities per label."""
     rows = []
     for line in (out_dir / RESULTS).read_text().splitlines() if (out_dir / RESULTS).exists() else []:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
+    rows.sort(key=lambda row: row["path"])  # the same file whatever order workers or actors finished in
     target = out_dir / SUMMARY
     with open(target, "w", newline="") as handle:
         writer = csv.writer(handle)

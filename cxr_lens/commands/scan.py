@@ -1,4 +1,8 @@
-"""``cxr-lens scan DIR --out OUTDIR [--resume] [--workers N] [--pack DIR] [--no-reports]``.
+"""``cxr-lens scan DIR --out OUTDIR [--resume] [--workers N] [--pack DIR] [--no-reports]
+[--engine local|ray [--address A] [--actors N] [--batch B]]``.
+
+With ``--engine ray`` the same scan runs on Ray (:mod:`engine.scan_ray`): DIR may also be a
+manifest CSV of paths; without ``--address`` a local Ray runtime starts and stops with the command.
 
 Writes OUTDIR/results.jsonl, errors.jsonl and summary.csv. Progress goes to stderr: a live count,
 rate and ETA rewritten in place on a terminal, a plain line every ``PLAIN_EVERY_S`` seconds when
@@ -26,6 +30,11 @@ def register(subparsers) -> None:
     parser.add_argument("--pack", default=None, help="model pack folder (default: the bundled pack)")
     parser.add_argument("--no-reports", action="store_true",
                         help="ignore report text kept beside images (image-only findings)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local worker processes (default) or Ray (needs: pip install '.[cluster]')")
+    parser.add_argument("--address", help="Ray: join this cluster (host:port of `ray start --head`)")
+    parser.add_argument("--actors", type=int, help="Ray: model actors, each loads the pack (default 2)")
+    parser.add_argument("--batch", type=int, help="Ray: files per actor call (default 8)")
     parser.set_defaults(func=run)
 
 
@@ -86,12 +95,27 @@ def report_progress(progresses, show: ProgressLine):
 
 
 def run(args) -> int:
-    if args.workers < 1:
-        print("cxr-lens scan: --workers must be at least 1", file=sys.stderr)
+    ray_options = [f"--{name}" for name in ("address", "actors", "batch") if getattr(args, name) is not None]
+    if args.engine == "local" and ray_options:
+        print(f"cxr-lens scan: {', '.join(ray_options)} need --engine ray", file=sys.stderr)
         return 1
+    if args.workers < 1 or (args.actors or 1) < 1 or (args.batch or 1) < 1:
+        print("cxr-lens scan: --workers, --actors and --batch must be at least 1", file=sys.stderr)
+        return 1
+    pack_dir = args.pack or bundled_pack_dir()
     show = ProgressLine()
-    last = report_progress(scan_folder(args.folder, args.out, args.pack or bundled_pack_dir(), resume=args.resume,
-                                       workers=args.workers, use_reports=not args.no_reports), show)
+    if args.engine == "ray":
+        from engine.scan_ray import RayScan
+
+        scan = RayScan(args.folder, args.out, pack_dir, resume=args.resume, use_reports=not args.no_reports,
+                       address=args.address, actors=args.actors or 2, batch=args.batch or 8)
+        last = report_progress(scan.run(), show)
+        if scan.images_per_node:
+            show.note("images per Ray node: " + ", ".join(f"{node[:12]} {count}"
+                                                          for node, count in scan.images_per_node.most_common()))
+    else:
+        last = report_progress(scan_folder(args.folder, args.out, pack_dir, resume=args.resume,
+                                           workers=args.workers, use_reports=not args.no_reports), show)
     if last is None:
         print(f"cxr-lens scan: no images found under {args.folder}", file=sys.stderr)
         return 2
