@@ -154,25 +154,30 @@ class DimseClient:
         """
         if method not in ("get", "move"):
             raise PacsError(f"unknown retrieve method {method!r}", hint="use get or move")
-        instances = self.list_instances(study_uid)
-        if not instances:
-            raise PacsError(f"{self.server.describe()}: study {study_uid} has no instances",
-                            hint="check the Study Instance UID (cxr-lens pacs find)")
+        folder = cache.study_dir(study_uid)
+        total, skipped = 0, 0
+        identifier = _identifier("STUDY", StudyInstanceUID=study_uid)
+        if resume and folder.exists() and any(folder.rglob("*.dcm")):  # a partial earlier pull: ask for the rest
+            instances = self.list_instances(study_uid)
+            missing = [i for i in instances if not cache.has(study_uid, *i)]
+            total, skipped = len(instances), len(instances) - len(missing)
+            if not missing:
+                yield PullProgress(study_uid, total, total, skipped, 0, str(folder))
+                return
+            identifier = _identifier("IMAGE", StudyInstanceUID=study_uid, SOPInstanceUID=[sop for _, sop in missing])
         cache.begin(study_uid)
-        missing = [i for i in instances if not (resume and cache.has(study_uid, *i))]
-        skipped = len(instances) - len(missing)
-        if not missing:
-            yield PullProgress(study_uid, len(instances), len(instances), skipped, 0, str(cache.study_dir(study_uid)))
-            return
-        identifier = (_identifier("STUDY", StudyInstanceUID=study_uid) if not skipped else
-                      _identifier("IMAGE", StudyInstanceUID=study_uid, SOPInstanceUID=[sop for _, sop in missing]))
         receiver = _Receiver(cache, self.server.describe())
         retrieve = self._get if method == "get" else self._move
-        for _ in retrieve(identifier, receiver):
-            yield PullProgress(study_uid, skipped + receiver.count, len(instances), skipped, receiver.bytes,
-                               receiver.last)
+        for status in retrieve(identifier, receiver):
+            total = total or skipped + _suboperations(status)
+            yield PullProgress(study_uid, skipped + receiver.count, total, skipped, receiver.bytes, receiver.last)
         if receiver.error is not None:
             raise receiver.error
+        if skipped + receiver.count == 0:
+            raise PacsError(f"{self.server.describe()}: study {study_uid} has no instances",
+                            hint="check the Study Instance UID (cxr-lens pacs find)")
+        yield PullProgress(study_uid, skipped + receiver.count, skipped + receiver.count, skipped, receiver.bytes,
+                           receiver.last)
         cache.evict(keep=study_uid)
 
     def _get(self, identifier, receiver) -> Iterator[None]:
@@ -191,12 +196,11 @@ class DimseClient:
         try:
             for status, _ in assoc.send_c_get(identifier, GetModel):
                 if status and status.Status in _PENDING:
-                    yield None
+                    yield status
                 elif not status or status.Status not in (_OK, 0xB000) or receiver.error:
                     raise receiver.error or self._failed("C-GET", status)
         finally:
             assoc.release()
-        yield None
 
     def _move(self, identifier, receiver) -> Iterator[None]:
         from pynetdicom import evt
@@ -222,14 +226,13 @@ class DimseClient:
             try:
                 for status, _ in assoc.send_c_move(identifier, self.server.calling_aet, MoveModel):
                     if status and status.Status in _PENDING:
-                        yield None
+                        yield status
                     elif not status or status.Status not in (_OK, 0xB000) or receiver.error:
                         raise receiver.error or self._failed("C-MOVE", status)
             finally:
                 assoc.release()
         finally:
             scp.shutdown()
-        yield None
 
     def send(self, paths: Iterable[str | Path]) -> list[str]:
         """C-STORE each file; return the SOP Instance UIDs stored. Raises PacsError on a refusal."""
@@ -289,6 +292,13 @@ class _Receiver:
             self.bytes += len(data)
             self.last = str(path)
         return _OK
+
+
+def _suboperations(status) -> int:
+    """Instances a pending C-GET/C-MOVE response says the retrieve covers (0 when it does not say)."""
+    return sum(int(status.get(keyword, 0) or 0) for keyword in (
+        "NumberOfRemainingSuboperations", "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations",
+        "NumberOfWarningSuboperations"))
 
 
 def _identifier(level: str, **values):
