@@ -92,9 +92,14 @@ def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
             uid=c.result_uid("device", algorithm.sha256, algorithm.name, algorithm.version),
             name=MANUFACTURER, manufacturer_name=MANUFACTURER, model_name=f"{algorithm.name} {algorithm.version}"))
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=c.PROCEDURE, imaging_measurements=groups, referenced_images=[source])
+    context = hd.sr.ObservationContext(observer_device_context=observer)
+    try:  # the Image Library describes the source (highdicom reads e.g. Imager Pixel Spacing for CR/DX)
+        report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
+                                         imaging_measurements=groups, referenced_images=[source])
+    except AttributeError as error:  # an optional attribute it needs is absent: no library, groups still reference
+        log.info("%s: SR without an image library (%s)", source_path, error)
+        report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
+                                         imaging_measurements=groups)
     sr = hd.sr.Comprehensive3DSR(
         evidence=[source], content=report[0],
         series_instance_uid=c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "sr"),

@@ -59,6 +59,18 @@ def test_sr_round_trip_keeps_findings_references_and_patient(source, tiny_predic
     assert "Imaging Measurement Report" in tree and "Pleural effusion" in tree and algorithm.name in tree
 
 
+def test_a_real_cr_film_without_imager_pixel_spacing_gets_a_valid_sr(rg1_path, tmp_path):
+    prediction = {"mode": "image", "gate": {"status": "warn", "issues": [
+        {"code": "ood", "severity": "warn", "message": "unlike the training images"}]},
+        "findings": [{"name": "Pneumothorax", "probability": 0.0123456789, "threshold": 0.5, "positive": False}]}
+    out = write_sr(rg1_path, prediction, ALGORITHM, tmp_path / "rg1.sr.dcm")
+    assert_valid(out, source=rg1_path)
+    back = read_result(out)
+    assert back.references == (pydicom.dcmread(rg1_path, stop_before_pixels=True).SOPInstanceUID,)
+    assert back.findings[0].name == "Pneumothorax" and abs(back.findings[0].probability - 0.0123456789) <= 1e-6
+    assert back.gate_status == "warn" and back.gate_messages == ("warn: unlike the training images",)
+
+
 def test_refused_image_gets_an_sr_with_the_refusal_and_no_findings(tiny_predictor, algorithm, tmp_path):
     from pydicom.data import get_testdata_file
 
