@@ -7,7 +7,9 @@ mention is *negative* when a negation trigger covers it, *uncertain* when a hedg
 *positive* otherwise. A trigger before a mention covers it up to a scope terminator ("but",
 "however", "which", ";" …); one after it covers it back to a terminator or a comma; a negation in
 scope wins over a hedge (NegEx). Phrases that only look like triggers ("no change in", "not
-only") cover nothing; mentions in hypothetical context ("if …", "to exclude …") are dropped. Per
+only") cover nothing; mentions in hypothetical context ("if …", "to exclude …") are dropped, and so are
+mentions of the past or of another study ("history of pneumonia", "the nodule seen on the prior CT")
+that the sentence does not say are there now (:mod:`engine.reports.context`). Per
 label, positive beats uncertain beats negative. ``No Finding`` is derived: positive when the counted sections have text
 and no other label is positive or uncertain.
 
