@@ -73,6 +73,14 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+def _log_first_image(window) -> None:
+    """Log once when the first image is on screen (bench/dist.py times start-up by this line)."""
+    def shown(_image) -> None:
+        window.image_shown.disconnect(shown)
+        log.info("first image on screen")
+    window.image_shown.connect(shown)
+
+
 def run(path: str | Path | None = None, screenshot: str | Path | None = None, fresh: bool = False,
         pack: str | Path | None = None, timeout_s: float = 180.0) -> int:
     """Open the viewer (on ``path`` if given).
@@ -91,6 +99,7 @@ def run(path: str | Path | None = None, screenshot: str | Path | None = None, fr
         window.resize(*SCREENSHOT_SIZE)
     window.show()
     if path is not None:
+        _log_first_image(window)
         window.open_path(path)
     if screenshot is None:
         return app.exec()
