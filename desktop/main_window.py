@@ -282,7 +282,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if getattr(self, "worklist_dock", None) is None:
             panel = WorklistPanel()
             panel.study_chosen.connect(self.open_path)
-            self.worklist_dock = self._dock("Worklist", panel, QtCore.Qt.LeftDockWidgetArea)
+            self.worklist_dock = self._dock("Worklist", panel, QtCore.Qt.BottomDockWidgetArea)
         try:
             self.worklist_dock.widget().load(path)
         except (OSError, KeyError, ValueError) as error:

@@ -6,10 +6,12 @@ how much a missed finding costs time (default :data:`DEFAULT_WEIGHTS`: pneumotho
 and edema 0.6, pneumonia 0.5, …; configurable). Every image also gets a tier, and the tier decides
 first, the score within a tier:
 
-1. ``urgent`` — a finding with weight ≥ ``urgent_weight`` (default 0.5) is positive (``p`` at or
-   above its calibrated threshold);
-2. ``review`` — another weighted finding is positive, or the gate refused or warned (the model
-   cannot vouch for the image: it is never ranked as normal), or the file could not be analysed;
+1. ``urgent`` — the gate passed the image and a finding with weight ≥ ``urgent_weight`` (default
+   0.5) is positive (``p`` at or above its calibrated threshold);
+2. ``review`` — another weighted finding is positive, or the gate refused or warned, or the file
+   could not be analysed. A refused or warned image is never ranked as normal, and its findings
+   (listed in the reason) do not make a study urgent either: the model cannot vouch for them
+   (the bundled pack, for example, warns on every lateral view and calls effusions on some);
 3. ``routine`` — the gate passed and no weighted finding is positive.
 
 A study takes its most urgent image (tier first, then score). Each row carries a reason in words.
@@ -79,7 +81,7 @@ def triage_record(record: dict, policy: TriagePolicy = TriagePolicy()) -> Triage
     positive = [(score, f) for score, f in scored if f.get("positive")]
     urgency = round(scored[0][0], 4) if scored else 0.0
     words = [f"{f['name']} {f['probability']:.2f} (threshold {f['threshold']:.2f})" for _, f in positive]
-    if any(policy.weights[f["name"]] >= policy.urgent_weight for _, f in positive):
+    if status == "pass" and any(policy.weights[f["name"]] >= policy.urgent_weight for _, f in positive):
         tier = "urgent"
     elif positive or status in ("warn", "refuse"):
         tier = "review"

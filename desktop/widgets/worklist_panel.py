@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 import engine
 from desktop import theme
 
-COLUMNS = ("#", "Tier", "Urgency", "Gate", "Reason", "Images", "Study")
+COLUMNS = ("#", "Tier", "Urgency", "Gate", "Images", "Study", "Reason")
 TIER_COLOURS = {"urgent": theme.DANGER, "review": theme.WARNING, "routine": theme.TEXT_DIM}
 
 
@@ -27,6 +27,11 @@ def study_folder(row) -> Path | None:
         if row.study_uid and parent.name == row.study_uid:
             return parent
     return path.parent
+
+
+def _short(uid: str) -> str:
+    """A long UID shortened for a table cell (the full one is in the tooltip)."""
+    return uid if len(uid) <= 24 else f"{uid[:10]}…{uid[-12:]}"
 
 
 class WorklistPanel(QtWidgets.QWidget):
@@ -61,8 +66,8 @@ class WorklistPanel(QtWidgets.QWidget):
         self.rows = list(rows)
         self.table.setRowCount(len(self.rows))
         for index, row in enumerate(self.rows):
-            values = (str(index + 1), row.tier, f"{row.urgency:.2f}", row.gate or "—", row.reason, str(row.images),
-                      row.study_uid or Path(row.path).name)
+            values = (str(index + 1), row.tier, f"{row.urgency:.2f}", row.gate or "—", str(row.images),
+                      _short(row.study_uid) or Path(row.path).name, row.reason)
             for column, value in enumerate(values):
                 item = QtWidgets.QTableWidgetItem(value)
                 item.setToolTip(row.reason if column == COLUMNS.index("Reason") else row.path or row.study_uid)

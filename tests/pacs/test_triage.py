@@ -31,11 +31,11 @@ def test_urgent_finding_outranks_review_and_routine_and_says_why():
 
 def test_refused_warned_and_failed_images_are_never_routine():
     refused = triage_record(_record("2.1", [], status="refuse", issues=[("lateral", "a lateral view")]))
-    warned = triage_record(_record("2.2", [("Effusion", 0.1, 0.5)], status="warn", issues=[("ood", "unusual")]))
+    warned = triage_record(_record("2.2", [("Pneumothorax", 0.9, 0.5)], status="warn", issues=[("ood", "unusual")]))
     failed = triage_record({"path": "/x/broken.dcm", "error": "not a DICOM file"})
     assert (refused.tier, warned.tier, failed.tier) == ("review", "review", "review")
     assert "gate refused (a lateral view)" in refused.reason and "read manually" in refused.reason
-    assert "gate warned (ood)" in warned.reason
+    assert "Pneumothorax 0.90 (threshold 0.50); gate warned (ood)" in warned.reason  # listed, not urgent
     assert "could not be analysed: not a DICOM file" in failed.reason
 
 

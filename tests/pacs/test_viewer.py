@@ -124,7 +124,7 @@ def test_worklist_dock_lists_by_urgency_and_opens_a_study(window, qtbot, tmp_pat
     window.show_worklist(write_worklist(tmp_path))
     panel = window.worklist_dock.widget()
     assert [r.tier for r in panel.rows] == ["urgent", "review", "routine", "routine"]
-    assert panel.table.item(1, 4).text().startswith("gate refused (a lateral view)")
+    assert panel.table.item(1, 6).text().startswith("gate refused (a lateral view)")
     assert "1 urgent, 1 review, 2 routine" in panel.caption.text()
     with qtbot.waitSignal(panel.study_chosen) as chosen:
         panel.open_row(0)
