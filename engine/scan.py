@@ -140,11 +140,12 @@ def prepare_out_dir(out_dir: Path, resume: bool) -> set[str]:
     return done_paths
 
 
-def write_record(record: dict, results, errors) -> str:
+def write_record(record: dict, results, errors, dicom=None) -> str:
     """Write one image's record (a result, or an ``error`` record) to the open output files.
 
     This is the one place a prediction record becomes scan output, for the local and the Ray engine.
-    Returns the progress message for it.
+    ``dicom`` (an :class:`engine.dicom_results.scan_output.ScanDicomWriter`, or None) also writes the
+    result's DICOM SR/SEG. Returns the progress message for it.
     """
     if "error" in record:
         errors.write(json.dumps(record) + "\n")
@@ -152,19 +153,20 @@ def write_record(record: dict, results, errors) -> str:
         return record["error"]
     results.write(json.dumps(record) + "\n")
     results.flush()
-    return ", ".join(record["positive"]) or ("refused by the gate" if record["mode"] == "none"
-                                             else "no finding above threshold")
+    note = dicom.write(record) if dicom is not None else ""
+    return (", ".join(record["positive"]) or ("refused by the gate" if record["mode"] == "none"
+                                              else "no finding above threshold")) + note
 
 
 def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, resume: bool = False,
-                workers: int = 1, use_reports: bool = True) -> Iterator[ScanProgress]:
+                workers: int = 1, use_reports: bool = True, dicom=None) -> Iterator[ScanProgress]:
     """Scan every image under ``folder`` with the pack in ``pack_dir``; yield progress per image.
 
     Files that cannot be read are recorded in ``errors.jsonl`` with their reason and the scan goes
     on. ``workers`` processes each load the pack once and run torch on one thread (measured: two
     intra-op threads ran 10–15× slower than one when other processes shared the cores); use
     ``workers=2`` on two cores for throughput. On resume, a first progress says how many images
-    were already done.
+    were already done. ``dicom`` is passed to :func:`write_record` (DICOM SR/SEG per result).
     """
     from engine.model.pack import load_pack
 
@@ -187,7 +189,7 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
     if workers <= 1:
         _init_worker(pack, threads)  # in this process: the pack loaded (and self-tested) above
         records = (_predict_one(path, use_reports) for path in todo)
-        yield from _write_records(records, out_dir, done, skipped, failed, total)
+        yield from _write_records(records, out_dir, done, skipped, failed, total, dicom)
     else:
         # spawn, not fork: this process already ran torch (the pack's selftest), and a forked child
         # inherits OpenMP's thread pool in a state it cannot use (the workers slept forever).
@@ -195,16 +197,16 @@ def scan_folder(folder: str | Path, out_dir: str | Path, pack_dir: str | Path, r
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                  initargs=(str(pack.path), threads)) as pool:
             records = pool.map(_predict_one, todo, [use_reports] * len(todo), chunksize=4)
-            yield from _write_records(records, out_dir, done, skipped, failed, total)
+            yield from _write_records(records, out_dir, done, skipped, failed, total, dicom)
     write_summary(out_dir, pack.label_names)
     write_worklist(out_dir)  # worklist.csv: studies by urgency (engine.triage)
 
 
 def _write_records(records, out_dir: Path, done: int, skipped: int, failed: int,
-                   total: int) -> Iterator[ScanProgress]:
+                   total: int, dicom=None) -> Iterator[ScanProgress]:
     with open(out_dir / RESULTS, "a") as results, open(out_dir / ERRORS, "a") as errors:
         for record in records:
             done += 1
             failed += "error" in record
-            message = write_record(record, results, errors)
+            message = write_record(record, results, errors, dicom)
             yield ScanProgress(done + skipped, total, failed, skipped, record["path"], message)

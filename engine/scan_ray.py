@@ -154,6 +154,7 @@ class RayScan:
     address: str | None = None
     actors: int = 2
     batch: int = 8
+    dicom: object = None  # a ScanDicomWriter (engine.dicom_results.scan_output): SR/SEG per result
     images_per_node: Counter = field(default_factory=Counter)
     actor_handles: list = field(default_factory=list)
 
@@ -231,7 +232,7 @@ class RayScan:
                     failed += "error" in record
                     if "error" not in record:
                         self.images_per_node[node_id] += 1
-                    message = write_record(record, results, errors)
+                    message = write_record(record, results, errors, self.dicom)
                     last = ScanProgress(done + already, total, failed, already, record["path"], message)
                     yield last
         if done and last.total != total:  # files found not to be images after the last write

@@ -1,5 +1,8 @@
 """``cxr-lens scan DIR --out OUTDIR [--resume] [--workers N] [--pack DIR] [--no-reports]
-[--engine local|ray [--address A] [--actors N] [--batch B]]``.
+[--engine local|ray [--address A] [--actors N] [--batch B]] [--dicom-sr [--heatmaps LABELS|positive] [--method M]]``.
+
+With ``--dicom-sr`` every DICOM input also gets a DICOM SR (TID 1500) under OUTDIR/dicom/, and with
+``--heatmaps`` a heatmap Segmentation (:mod:`engine.dicom_results.scan_output`).
 
 With ``--engine ray`` the same scan runs on Ray (:mod:`engine.scan_ray`): DIR may also be a
 manifest CSV of paths; without ``--address`` a local Ray runtime starts and stops with the command.
@@ -35,7 +38,26 @@ def register(subparsers) -> None:
     parser.add_argument("--address", help="Ray: join this cluster (host:port of `ray start --head`)")
     parser.add_argument("--actors", type=int, help="Ray: model actors, each loads the pack (default 2)")
     parser.add_argument("--batch", type=int, help="Ray: files per actor call (default 8)")
+    from engine.explain.heatmap import METHODS
+
+    parser.add_argument("--dicom-sr", action="store_true",
+                        help="also write a DICOM SR (TID 1500) per DICOM image under OUTDIR/dicom/")
+    parser.add_argument("--heatmaps", metavar="LABELS|positive",
+                        help="with --dicom-sr: heatmaps of these labels (comma-separated) or of every positive "
+                             "finding, as a DICOM Segmentation per image")
+    parser.add_argument("--method", choices=METHODS, default="gradcam", help="heatmap method (default gradcam)")
     parser.set_defaults(func=run)
+
+
+def dicom_writer(args, pack_dir):
+    """The ScanDicomWriter that ``--dicom-sr`` asks for (None without it); raises KeyError for an unknown label."""
+    if not args.dicom_sr:
+        return None
+    from engine.dicom_results.scan_output import ScanDicomWriter, heatmap_labels
+    from engine.model.pack import read_manifest
+
+    labels = tuple(entry["name"] for entry in read_manifest(pack_dir)["labels"])
+    return ScanDicomWriter(args.out, pack_dir, heatmap_labels(args.heatmaps, labels), args.method, args.resume)
 
 
 class ProgressLine:
@@ -103,22 +125,37 @@ def run(args) -> int:
         print("cxr-lens scan: --workers, --actors and --batch must be at least 1", file=sys.stderr)
         return 1
     pack_dir = args.pack or bundled_pack_dir()
+    if args.heatmaps and not args.dicom_sr:
+        print("cxr-lens scan: --heatmaps needs --dicom-sr", file=sys.stderr)
+        return 1
+    try:
+        dicom = dicom_writer(args, pack_dir)
+    except KeyError as error:
+        print(f"cxr-lens scan: --heatmaps: {error.args[0]}", file=sys.stderr)
+        return 1
     show = ProgressLine()
     if args.engine == "ray":
         from engine.scan_ray import RayScan
 
         scan = RayScan(args.folder, args.out, pack_dir, resume=args.resume, use_reports=not args.no_reports,
-                       address=args.address, actors=args.actors or 2, batch=args.batch or 8)
+                       address=args.address, actors=args.actors or 2, batch=args.batch or 8, dicom=dicom)
         last = report_progress(scan.run(), show)
         if scan.images_per_node:
             show.note("images per Ray node: " + ", ".join(f"{node[:12]} {count}"
                                                           for node, count in scan.images_per_node.most_common()))
     else:
         last = report_progress(scan_folder(args.folder, args.out, pack_dir, resume=args.resume,
-                                           workers=args.workers, use_reports=not args.no_reports), show)
+                                           workers=args.workers, use_reports=not args.no_reports, dicom=dicom), show)
     if last is None:
         print(f"cxr-lens scan: no images found under {args.folder}", file=sys.stderr)
         return 2
     show.note(f"scanned {last.total} file(s): {last.failed} failed, {last.skipped} already done; "
               f"results in {args.out}")
+    if dicom is not None:
+        from engine.dicom_results.scan_output import index_summary
+
+        counts = index_summary(args.out)
+        show.note(f"DICOM results in {dicom.folder}: {counts['sr']} SR, {counts['seg']} Segmentation(s); "
+                  f"{counts['not_dicom']} PNG/JPEG input(s) got none (nothing to reference), "
+                  f"{counts['failed']} failed (see {dicom.folder / 'index.jsonl'})")
     return EXIT_SOME_FAILED if last.failed else 0

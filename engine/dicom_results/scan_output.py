@@ -7,16 +7,14 @@ writes ``OUT/dicom/<SOP Instance UID>.sr.dcm`` and, with heatmaps asked for, one
 the method, so a re-run replaces its files. PNG/JPEG inputs get no object (there is nothing to
 reference). Every image gets a line in ``OUT/dicom/index.jsonl`` saying what was written, or why not.
 
-The objects are written on a background thread, so that building them (highdicom is pure Python)
-overlaps the model's work on the next image; heatmaps run there on a model of their own (Grad-CAM
-hooks must not touch the scan's model). :meth:`ScanDicomWriter.close` waits for the last ones.
+The objects are written in the scan's own thread, as each record is written. A background thread
+was tried and measured slower: highdicom is pure Python, and the thread's hold on the GIL stalled
+the model's many short releases of it (bench/dicom_results.py).
 """
 from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 from pathlib import Path
 
 from engine.dicom_results.seg import write_heatmap_seg
@@ -28,7 +26,6 @@ from engine.images.read import read_image, sniff_kind
 log = logging.getLogger(__name__)
 
 DICOM_DIR, INDEX = "dicom", "index.jsonl"
-QUEUE_SIZE = 8  # records waiting for the writer thread at most (then the scan waits for it)
 NOT_DICOM = "no DICOM result: the input is not DICOM (PNG/JPEG), so there is nothing to reference"
 
 
@@ -60,57 +57,31 @@ class ScanDicomWriter:
     ----------
     out_dir
         The scan's output folder.
-    pack
-        The loaded pack the scan runs (its identity goes into every object).
+    pack_dir
+        The pack folder the scan runs (its identity goes into every object; it is loaded here only
+        for heatmaps).
     heatmaps
         None (no heatmaps), ``"positive"`` (every positive finding) or label names.
     method
         Heatmap method (``engine.explain.heatmap.METHODS``), e.g. ``gradcam``.
     resume
         Keep the index of an earlier run (a resumed scan); otherwise it is started afresh.
-    background
-        Write on a background thread (the default); False writes in :meth:`write` itself.
     """
 
-    def __init__(self, out_dir: str | Path, pack, heatmaps: tuple[str, ...] | str | None = None,
-                 method: str = "gradcam", resume: bool = False, background: bool = True):
+    def __init__(self, out_dir: str | Path, pack_dir: str | Path, heatmaps: tuple[str, ...] | str | None = None,
+                 method: str = "gradcam", resume: bool = False):
         self.folder = Path(out_dir) / DICOM_DIR
         self.folder.mkdir(parents=True, exist_ok=True)
         if not resume:
             (self.folder / INDEX).unlink(missing_ok=True)
-        self.pack = pack
-        self.algorithm = Algorithm.from_pack(pack)
+        self.pack_dir = Path(pack_dir)
+        self.algorithm = Algorithm.from_pack_dir(pack_dir)
         self.heatmaps = heatmaps
         self.method = method
         self._predictor = None
-        self._queue: queue.Queue | None = None
-        if background:
-            self._queue = queue.Queue(maxsize=QUEUE_SIZE)
-            self._thread = threading.Thread(target=self._drain, name="dicom-results", daemon=True)
-            self._thread.start()
 
     def write(self, record: dict) -> str:
-        """Write (or queue) the objects of one result record; return a note for the progress message.
-
-        The note is "" when the objects are queued or all went well; the index records every outcome.
-        """
-        if self._queue is not None:
-            self._queue.put(record)
-            return ""
-        return self._write_now(record)
-
-    def close(self) -> None:
-        """Wait until every queued record is written (call once, at the end of the scan)."""
-        if self._queue is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._queue = None
-
-    def _drain(self) -> None:
-        while (record := self._queue.get()) is not None:
-            self._write_now(record)
-
-    def _write_now(self, record: dict) -> str:
+        """Write the objects of one result record; return a note for the progress message ("" if all went well)."""
         entry = {"path": record["path"], "sr": None, "seg": None, "note": ""}
         try:
             if sniff_kind(Path(record["path"])) == "raster":
@@ -144,8 +115,8 @@ class ScanDicomWriter:
         from engine.images.display import display_float
         from engine.predict import Predictor
 
-        if self._predictor is None:  # a model of its own: explain hooks must not touch the scan's model
-            self._predictor = Predictor(self.pack.path, threads=1)
+        if self._predictor is None:  # the scan's model may live in worker processes: load the pack here
+            self._predictor = Predictor(self.pack_dir, threads=1)
         image01 = display_float(read_image(path))
         maps = {}
         for label in labels:

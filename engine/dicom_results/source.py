@@ -30,6 +30,14 @@ class Algorithm:
         return cls(str(pack.manifest["name"]), str(pack.manifest["version"]),
                    sha256_file(Path(pack.path) / "manifest.json"))
 
+    @classmethod
+    def from_pack_dir(cls, pack_dir: str | Path) -> "Algorithm":
+        """The identity of the pack in ``pack_dir`` (its manifest only; the pack is not loaded)."""
+        from engine.model.pack import read_manifest
+
+        manifest = read_manifest(pack_dir)
+        return cls(str(manifest["name"]), str(manifest["version"]), sha256_file(Path(pack_dir) / "manifest.json"))
+
 
 @dataclass(frozen=True)
 class Analysis:
