@@ -100,7 +100,7 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
         logits = val[source]
         temperature = fit_temperature(logits[known], labels[known])
         bias = np.array([fit_bias(logits[known[:, j], j] / temperature, labels[known[:, j], j])
-                         for j in range(labels.shape[1])])
+                         if known[:, j].any() else 0.0 for j in range(labels.shape[1])])
         probs = sigmoid(logits / temperature + bias[None])
         calibration["temperature"][mode] = temperature
         calibration["bias"][mode] = bias.tolist()
