@@ -180,7 +180,7 @@ class DimseClient:
                            receiver.last)
         cache.evict(keep=study_uid)
 
-    def _get(self, identifier, receiver) -> Iterator[None]:
+    def _get(self, identifier, receiver) -> Iterator:
         from pynetdicom import build_role, evt
         from pynetdicom.presentation import AllStoragePresentationContexts  # noqa: F401 - registers UIDs
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
@@ -194,15 +194,11 @@ class DimseClient:
         assoc = self._associate(ae, "retrieve (C-GET)", ext_neg=roles,
                                 evt_handlers=[(evt.EVT_C_STORE, receiver.handle)])
         try:
-            for status, _ in assoc.send_c_get(identifier, GetModel):
-                if status and status.Status in _PENDING:
-                    yield status
-                elif not status or status.Status not in (_OK, 0xB000) or receiver.error:
-                    raise receiver.error or self._failed("C-GET", status)
+            yield from self._pending(assoc.send_c_get(identifier, GetModel), "C-GET", receiver)
         finally:
             assoc.release()
 
-    def _move(self, identifier, receiver) -> Iterator[None]:
+    def _move(self, identifier, receiver) -> Iterator:
         from pynetdicom import evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
         from pydicom.uid import AllTransferSyntaxes
@@ -224,15 +220,20 @@ class DimseClient:
             ae.add_requested_context(MoveModel)
             assoc = self._associate(ae, "retrieve (C-MOVE)")
             try:
-                for status, _ in assoc.send_c_move(identifier, self.server.calling_aet, MoveModel):
-                    if status and status.Status in _PENDING:
-                        yield status
-                    elif not status or status.Status not in (_OK, 0xB000) or receiver.error:
-                        raise receiver.error or self._failed("C-MOVE", status)
+                yield from self._pending(assoc.send_c_move(identifier, self.server.calling_aet, MoveModel),
+                                         "C-MOVE", receiver)
             finally:
                 assoc.release()
         finally:
             scp.shutdown()
+
+    def _pending(self, responses, action: str, receiver) -> Iterator:
+        """Yield the pending statuses of a C-GET/C-MOVE; raise on a failure status or a refused instance."""
+        for status, _ in responses:
+            if status and status.Status in _PENDING:
+                yield status
+            elif not status or status.Status not in (_OK, 0xB000) or receiver.error:
+                raise receiver.error or self._failed(action, status)
 
     def send(self, paths: Iterable[str | Path]) -> list[str]:
         """C-STORE each file; return the SOP Instance UIDs stored. Raises PacsError on a refusal."""

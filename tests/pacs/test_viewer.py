@@ -19,19 +19,14 @@ from tests.pacs.conftest import study_uid_of  # noqa: E402
 from tests.pacs.helpers import cached_files, demo_copy, leftovers  # noqa: E402
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from desktop.app import build_window
+from tests.desktop.conftest import settings_file, window  # noqa: E402,F401 - the viewer's fixtures
 
-    monkeypatch.setenv("CXR_LENS_SETTINGS", str(tmp_path / "settings.ini"))
+
+@pytest.fixture(autouse=True)
+def pacs_env(tmp_path, monkeypatch):
+    """The viewer's PACS cache in the test's folder, and no user configuration file."""
     monkeypatch.setenv("CXR_LENS_PACS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CXR_LENS_PACS_CONFIG", str(tmp_path / "no-config.toml"))
-    _, win = build_window(fresh=True, plugins=False)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    yield win
-    win.runner.wait_idle(30)
 
 
 def _connect(dialog, orthanc):
