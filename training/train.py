@@ -73,7 +73,7 @@ def prepare_data(config: dict, show_progress: bool = True):
         limit = data.get("limit", {}).get(split)
         subset = subset[:limit] if limit else subset
         cache = build_cache(subset, params, cache_dir(config) / f"{split}_{params.size}_{len(subset)}.npy",
-                            progress if show_progress else None)
+                            progress if show_progress else None, int(data.get("cache_workers", 1)))
         splits[split] = (subset, cache)
     return splits
 

@@ -151,3 +151,14 @@ def test_progress_is_a_bar_on_a_tty_and_log_lines_elsewhere(caplog):
     with caplog.at_level(logging.INFO, logger="training.progress"):
         list(quiet)
     assert len(caplog.records) == 1   # default: one line per 30 s at most, plus the last
+
+
+def test_cache_built_by_two_spawned_workers_equals_one_process(tmp_path):
+    from engine.model.preprocess import PreprocessParams
+    from training.dataset import build_cache, read_records
+
+    records = read_records(_nih_manifest(tmp_path, n=12, size=48))
+    params = PreprocessParams.from_dict({"size": 32, "mean": 0.5, "std": 0.25, "pad_value": 0.0})
+    one = build_cache(records, params, tmp_path / "one.npy")
+    two = build_cache(records, params, tmp_path / "two.npy", workers=2)
+    assert one.shape == (12, 32, 32) and np.array_equal(one, two) and one.std() > 0
