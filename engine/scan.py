@@ -106,25 +106,45 @@ def predict_record(predictor, image, report: str | None, start: float) -> dict:
 
 
 def write_summary(out_dir: Path, label_names: tuple[str, ...]) -> Path:
-    """Rewrite ``summary.csv`` from ``results.jsonl``: one row per image (sorted by path), probabilities per label."""
-    rows = []
-    for line in (out_dir / RESULTS).read_text().splitlines() if (out_dir / RESULTS).exists() else []:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    rows.sort(key=lambda row: row["path"])  # the same file whatever order workers or actors finished in
+    """Rewrite ``summary.csv`` from ``results.jsonl``: one row per image (sorted by path), probabilities per label.
+
+    Sorted, so the file is the same whatever order workers or actors finished in. Only each line's
+    path and byte offset are held in memory (about 100 bytes per image), not the records.
+    """
+    source = out_dir / RESULTS
+    index = []
+    if source.exists():
+        with open(source, "rb") as handle:
+            for offset, line in _lines_with_offsets(handle):
+                try:
+                    index.append((json.loads(line)["path"], offset))
+                except (json.JSONDecodeError, KeyError):
+                    continue
+    index.sort()
     target = out_dir / SUMMARY
     with open(target, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "mode", "gate_status", "gate_issues", "positive", *label_names])
-        for row in rows:
-            probs = {f["name"]: f["probability"] for f in row.get("findings", [])}
-            gate = row.get("gate") or {}
-            writer.writerow([row["path"], row.get("mode"), gate.get("status", ""),
-                             "; ".join(i.get("code", "") for i in gate.get("issues", [])),
-                             "; ".join(row.get("positive", [])), *(probs.get(n, "") for n in label_names)])
+        if not index:
+            return target
+        with open(source, "rb") as results:
+            for _, offset in index:
+                results.seek(offset)
+                row = json.loads(results.readline())
+                probs = {f["name"]: f["probability"] for f in row.get("findings", [])}
+                gate = row.get("gate") or {}
+                writer.writerow([row["path"], row.get("mode"), gate.get("status", ""),
+                                 "; ".join(i.get("code", "") for i in gate.get("issues", [])),
+                                 "; ".join(row.get("positive", [])), *(probs.get(n, "") for n in label_names)])
     return target
+
+
+def _lines_with_offsets(handle) -> Iterator[tuple[int, bytes]]:
+    """``(byte offset, line)`` for each line of a file opened in binary mode."""
+    offset = handle.tell()
+    for line in handle:
+        yield offset, line
+        offset += len(line)
 
 
 def prepare_out_dir(out_dir: Path, resume: bool) -> set[str]:
