@@ -63,6 +63,13 @@ def test_quick_config_trains_an_image_only_pack_that_predicts(tmp_path, capsys):
     assert cli_main(["predict", str(image), "--pack", str(pack), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "image" and len(result["findings"]) == 17
+    folder = tmp_path / "to-scan"
+    folder.mkdir()
+    for source in sorted((tmp_path / "nih").rglob("*.png"))[:3]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    assert cli_main(["scan", str(folder), "--out", str(tmp_path / "scan"), "--pack", str(pack)]) == 0
+    with open(tmp_path / "scan" / "summary.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 3
 
 
 def test_all_needs_out_for_a_non_demo_config(tmp_path):
