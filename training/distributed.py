@@ -54,6 +54,8 @@ def start_runtime(settings: dict) -> Runtime:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
     amp = str(settings.get("amp", "auto"))
+    if amp not in ("auto", "bf16", "fp16", "off"):
+        raise EngineError(f"train.amp is {amp!r}", hint="use auto, bf16, fp16 or off")
     dtype = None
     if cuda and amp != "off":
         bf16 = amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported())

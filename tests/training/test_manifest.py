@@ -94,7 +94,8 @@ def test_mimic_joins_tables_reports_and_official_split(tmp_path):
     data = write_mimic(tmp_path / "mimic")
     out = tmp_path / "manifest.csv"
     assert main(["manifest", "--format", "mimic-cxr-jpg", "--labels", str(data["labels"]), "--images",
-                 str(data["images"]), "--reports", str(data["reports"]), "--out", str(out)]) == 0
+                 str(data["images"]), "--reports", str(data["reports"]), "--out", str(out),
+                 "--metadata", str(data["metadata"]), "--split-by", "official"]) == 0
     rows = _rows(out)
     summary = _summary(out)
     assert len(rows) == 29 and summary["skipped_by_reason"]["lateral view (packs read frontal views)"] == 30

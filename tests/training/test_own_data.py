@@ -169,3 +169,18 @@ def test_cache_built_by_two_spawned_workers_equals_one_process(tmp_path):
     one = build_cache(records, params, tmp_path / "one.npy")
     two = build_cache(records, params, tmp_path / "two.npy", workers=2)
     assert one.shape == (12, 32, 32) and np.array_equal(one, two) and one.std() > 0
+
+
+def test_runtime_picks_the_device_and_refuses_what_is_not_there():
+    import torch
+
+    from engine.errors import EngineError
+    from training.distributed import autocast, start_runtime
+
+    runtime = start_runtime({"device": "cpu", "amp": "auto"})
+    assert runtime.device.type == "cpu" and runtime.amp_dtype is None and runtime.world == 1 and runtime.main
+    with autocast(runtime):
+        assert torch.ones(2).dtype == torch.float32   # no autocast on CPU
+    for settings in ({"device": "tpu"}, {"amp": "fp8"}) + (({"device": "cuda"},) if not torch.cuda.is_available() else ()):
+        with pytest.raises(EngineError):
+            start_runtime(settings)
