@@ -33,6 +33,7 @@ from engine.images.read import Image, NotAnImage, read_image, sniff_kind
 from engine.scan import (
     ERRORS, RESULTS, ScanProgress, predict_record, prepare_out_dir, sidecar_report, write_record, write_summary,
 )
+from engine.triage import write_worklist
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class RayScan:
             if started_here:
                 ray.shutdown()
         write_summary(out_dir, pack.label_names)
+        write_worklist(out_dir)  # as the local engine: worklist.csv, studies by urgency
 
     def _stream(self, ray, actors, done_paths: set[str], out_dir: Path) -> Iterator[ScanProgress]:
         decode = ray.remote(num_cpus=DECODE_CPUS)(decode_input)

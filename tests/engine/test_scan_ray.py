@@ -110,9 +110,11 @@ def mixed_folder(tmp_path_factory, rg1_path, pydicom_data_dir) -> Path:
 def test_same_results_as_the_local_engine_and_both_nodes_work(cluster, mixed_folder, tiny_pack_dir, tmp_path):
     from engine.scan_ray import RayScan
 
+    from engine.dicom_results.scan_output import ScanDicomWriter
+
     local, remote = tmp_path / "local", tmp_path / "ray"
-    list(scan_folder(mixed_folder, local, tiny_pack_dir))
-    scan = RayScan(mixed_folder, remote, tiny_pack_dir, actors=2, batch=1)
+    list(scan_folder(mixed_folder, local, tiny_pack_dir, dicom=ScanDicomWriter(local, tiny_pack_dir)))
+    scan = RayScan(mixed_folder, remote, tiny_pack_dir, actors=2, batch=1, dicom=ScanDicomWriter(remote, tiny_pack_dir))
     last = list(scan.run())[-1]
     assert (last.done, last.total, last.failed) == (9, 9, 1)  # 6 demo + rg1 + MR images, broken.dcm
     ours, theirs = _rows(remote / "results.jsonl"), _rows(local / "results.jsonl")
@@ -123,7 +125,12 @@ def test_same_results_as_the_local_engine_and_both_nodes_work(cluster, mixed_fol
         for mine, reference in zip(row["findings"], theirs[path]["findings"]):
             assert mine["name"] == reference["name"] and abs(mine["probability"] - reference["probability"]) <= 1e-5
     assert _rows(remote / "errors.jsonl") == _rows(local / "errors.jsonl")
-    assert (remote / "summary.csv").read_text() == (local / "summary.csv").read_text()
+    for name in ("summary.csv", "worklist.csv"):
+        assert (remote / name).read_text() == (local / name).read_text()
+    sr_written = {side: {json.loads(line)["path"]: bool(json.loads(line)["sr"])
+                         for line in (out / "dicom" / "index.jsonl").read_text().splitlines()}
+                  for side, out in (("local", local), ("ray", remote))}
+    assert sr_written["ray"] == sr_written["local"] and sum(sr_written["ray"].values()) == 8  # an SR per DICOM image
     assert len(scan.images_per_node) == 2 and sum(scan.images_per_node.values()) == 8  # work on both nodes
 
 
