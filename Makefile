@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup run view test bench dist clean
+.PHONY: setup run view test bench dist dist-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,9 +32,24 @@ test: $(STAMP)
 bench: $(STAMP)
 	for b in bench/[a-z]*.py; do $(PY) $$b || exit 1; done
 
-dist: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[build]"
-	$(VENV)/bin/pyinstaller --noconfirm build_spec/cxr_lens.spec
+## the offline executable (CPU-only torch, own venv: build_spec/requirements-dist.txt) and its archive
+DIST_VENV := .venv-dist
+DIST_STAMP := $(DIST_VENV)/.installed
+$(DIST_STAMP): build_spec/requirements-dist.txt build_spec/nodeps.txt
+	test -x $(DIST_VENV)/bin/python || $(PYTHON) -m venv $(DIST_VENV) || python3 -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DIST_VENV)/bin/python -m pip install --quiet -r build_spec/requirements-dist.txt
+	$(DIST_VENV)/bin/python -m pip install --quiet --no-deps -r build_spec/nodeps.txt
+	$(DIST_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(DIST_STAMP)
+
+dist: $(DIST_STAMP)
+	$(DIST_VENV)/bin/python build_spec/make_dist.py
+
+## the smoke test of dist/cxr-lens (built first if absent) from a copy, without network
+dist-check: $(DIST_STAMP)
+	test -x dist/cxr-lens/cxr-lens || $(MAKE) dist
+	$(DIST_VENV)/bin/python build_spec/smoke_test.py dist/cxr-lens
 
 clean:
-	rm -rf $(VENV) build dist out
+	rm -rf $(VENV) $(DIST_VENV) build dist out
