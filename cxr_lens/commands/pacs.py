@@ -162,13 +162,11 @@ def _scan(args, server, client, query) -> int:
     from engine.scan import scan_folder
     from engine.triage import TriagePolicy, write_worklist
 
-    from engine.dicom_results.source import Algorithm
-    from engine.model.pack import load_pack
+    from engine.dicom_results.scan_output import ScanDicomWriter
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pack = load_pack(args.pack or bundled_pack_dir())
-    algorithm = Algorithm.from_pack(pack)
+    pack_dir = args.pack or bundled_pack_dir()
     policy = TriagePolicy.from_json(args.triage) if args.triage else TriagePolicy()
     done = _studies_done(out) if args.resume else {}
     if not args.resume:
@@ -185,10 +183,12 @@ def _scan(args, server, client, query) -> int:
         record = {"study_uid": uid, "patient_id": match.patient_id, "accession": match.accession}
         try:
             _pull_study(args, server, client, uid, cache)
-            for _ in scan_folder(cache.study_dir(uid), out / "studies" / uid, pack.path, resume=args.resume):
+            scan_dir = out / "studies" / uid
+            dicom = ScanDicomWriter(scan_dir, pack_dir, resume=args.resume) if args.send else None
+            for _ in scan_folder(cache.study_dir(uid), scan_dir, pack_dir, resume=args.resume, dicom=dicom):
                 pass
             if args.send:
-                record["sent"] = client.send(_write_srs(out / "studies" / uid, algorithm))
+                record["sent"] = client.send(_results_to_send(scan_dir))
             record["status"] = "done"
         except EngineError as error:
             failed += 1
@@ -222,13 +222,10 @@ def _last_records(out: Path) -> dict[str, dict]:
     return records
 
 
-def _write_srs(scan_dir: Path, algorithm) -> list[Path]:
-    """Write one DICOM SR (TID 1500) per analysed image of a study's scan into ``scan_dir/sr``."""
-    from engine.dicom_results.sr import write_sr
-
-    records = [json.loads(line) for line in (scan_dir / "results.jsonl").read_text().splitlines() if line.strip()] \
-        if (scan_dir / "results.jsonl").exists() else []
-    if not records:
-        raise PacsError(f"no image of the study could be analysed ({scan_dir / 'errors.jsonl'} says why)",
-                        hint="nothing was sent for this study")
-    return [write_sr(r["path"], r, algorithm, scan_dir / "sr" / f"{r['sop_uid']}.dcm") for r in records]
+def _results_to_send(scan_dir: Path) -> list[Path]:
+    """The DICOM results the scan wrote for one study (``scan_dir/dicom/*.dcm``); PacsError when none."""
+    files = sorted((scan_dir / "dicom").glob("*.dcm"))
+    if not files:
+        raise PacsError(f"no DICOM result was written for this study (see {scan_dir / 'errors.jsonl'} and "
+                        f"{scan_dir / 'dicom' / 'index.jsonl'})", hint="nothing was sent for this study")
+    return files
