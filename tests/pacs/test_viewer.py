@@ -19,7 +19,7 @@ from tests.pacs.conftest import study_uid_of  # noqa: E402
 from tests.pacs.helpers import cached_files, demo_copy, leftovers  # noqa: E402
 
 
-from tests.desktop.conftest import settings_file, window  # noqa: E402,F401 - the viewer's fixtures
+from tests.desktop.conftest import ai_window, open_and_wait, settings_file, window  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -127,3 +127,20 @@ def test_worklist_dock_lists_by_urgency_and_opens_a_study(window, qtbot, tmp_pat
     assert window.runner.wait_idle(30) and window.current_image is not None
     window.show_worklist(tmp_path / "results.jsonl")  # not a worklist
     assert window.last_error[0].startswith("Cannot read the worklist")
+
+
+def test_send_results_of_the_analysed_image_on_screen(ai_window, orthanc, qtbot, tmp_path):
+    source, = demo_copy("VIEWER-ANALYSED", tmp=tmp_path)
+    orthanc.upload([source])
+    open_and_wait(ai_window, source, timeout_s=120)
+    assert ai_window.plugin_docks["engine"].widget().image_prediction is not None
+    ai_window.send_results_to_pacs()
+    dialog = ai_window.pacs_dialog
+    assert dialog.send_button.isEnabled() and "VIEWER-ANALYSED_1.dcm" in dialog.status.text()
+    _connect(dialog, orthanc)
+    with qtbot.waitSignal(dialog.results_sent, timeout=60000) as sent:
+        dialog.send_pending()
+    uid, = sent.args[0]
+    dialog.fields["patient_id"].setText("VIEWER-ANALYSED")
+    dialog.search()
+    assert ai_window.runner.wait_idle(30) and dialog.matches[0].instances == 2
