@@ -109,3 +109,23 @@ def test_https_needs_the_ca_file_of_a_self_signed_server(orthanc, web_server, tm
         assert DicomWebClient(replace(web_server, url=url, ca_file=str(proxy.ca_file))).echo() > 0
     finally:
         proxy.close()
+
+
+def test_a_server_that_freezes_mid_transfer_times_out_and_the_pull_resumes(orthanc, web_server, tmp_path):
+    import signal
+
+    files = demo_copy("FROZEN", count=4, tmp=tmp_path)
+    orthanc.upload(files)
+    study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
+    cache = StudyCache(tmp_path / "cache")
+    pull = DicomWebClient(replace(web_server, timeout_s=1, retries=0)).pull(study, cache)
+    next(pull)
+    orthanc.process.send_signal(signal.SIGSTOP)  # the real server stops answering mid-transfer
+    try:
+        with pytest.raises(PacsError, match=r"no answer within 1 s while trying to retrieve instance .* raise timeout_s"):
+            list(pull)
+    finally:
+        orthanc.process.send_signal(signal.SIGCONT)
+    assert len(cached_files(cache.root)) == 1 and leftovers(cache.root) == []
+    last = list(DicomWebClient(web_server).pull(study, cache))[-1]
+    assert (last.done, last.skipped) == (4, 1)
