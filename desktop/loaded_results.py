@@ -1,9 +1,10 @@
 """DICOM results in the viewer: findings and heatmaps read from SR/SEG files, and saving as SR/SEG.
 
-When a folder is read, the SR (TID 1500) and Segmentation files among its non-image files are read
-on a worker. For the image on screen, the findings of an SR that references it go into the findings
-panel, marked as loaded from file with the algorithm that wrote them, and each Segmentation map
-becomes a checkable overlay in Analysis → Loaded overlays (the first is shown). Analysis → Save
+When a folder is read, the SR (TID 1500), Segmentation and Parametric Map files among its non-image
+files are read on a worker. For the image on screen, the findings of an SR that references it go
+into the findings panel, marked as loaded from file with the algorithm that wrote them, and each
+Segmentation or Parametric Map frame becomes a checkable overlay in Analysis → Loaded overlays (the
+first is shown). Analysis → Save
 analysis as DICOM SR writes the analysis on screen (and its heatmap, if one is shown) with
 ``engine.save_analysis``.
 """
@@ -73,7 +74,7 @@ class LoadedResults(QtCore.QObject):
                                   sorted(report.findings, key=lambda f: (not f.positive, -(f.probability or 0.0))))
             else:
                 panel.show_loaded("", ())
-        self._fill_overlays([r for r in results if r.kind == "SEG"])
+        self._fill_overlays([r for r in results if r.kind in ("SEG", "PM")])
 
     def _fill_overlays(self, segmentations) -> None:
         for action in self.overlay_group.actions():
@@ -94,6 +95,9 @@ class LoadedResults(QtCore.QObject):
             if self.overlay_group.checkedAction() is None:
                 self.window.context.set_overlay(None)
             return
+        low, high = float(values.min()), float(values.max())
+        if low < 0.0 or high > 1.0:  # a Parametric Map in other units: its own range is shown
+            values = (values - low) / (high - low)
         self.window.context.set_overlay(overlay_rgba(values), OVERLAY_OPACITY)
 
     # ------------------------------------------------------------------ saving

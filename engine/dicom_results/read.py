@@ -1,4 +1,5 @@
-"""Read AI results back: TID 1500 SRs into findings, Segmentations into [0, 1] maps.
+"""Read AI results back: TID 1500 SRs into findings, Segmentations into [0, 1] maps, Parametric
+Maps into real-world-value maps.
 
 Works for the objects CXR Lens writes and for any TID 1500 SR or Segmentation another tool wrote:
 findings are the measurement groups' finding types (mapped back to CXR Lens labels by code, else
@@ -40,7 +41,7 @@ class ResultObject:
     Attributes
     ----------
     kind
-        ``"SR"`` or ``"SEG"``.
+        ``"SR"``, ``"SEG"`` or ``"PM"``.
     references
         SOP Instance UIDs of the images it references (the analysed image).
     algorithm
@@ -48,7 +49,8 @@ class ResultObject:
     findings, mode, gate_status, gate_messages
         SR only: the findings, the input mode, the input gate's verdict and its messages.
     maps, method
-        SEG only: ``{label: (rows, cols) float32 in [0, 1]}`` and the heatmap method.
+        SEG: ``{label: (rows, cols) float32 in [0, 1]}`` and the heatmap method; PM: ``{LUT label:
+        (rows, cols) float32}`` in the real-world units of its mapping (slope and intercept applied).
     """
 
     path: Path
@@ -81,12 +83,12 @@ def result_kind(sop_class_uid: str) -> str | None:
 
 
 def read_result(path: str | Path) -> ResultObject:
-    """Read one SR (TID 1500) or Segmentation file.
+    """Read one SR (TID 1500), Segmentation or Parametric Map file.
 
     Raises
     ------
     DicomError
-        Not DICOM, not an SR/SEG, or an SR without a TID 1500 measurement report.
+        Not DICOM, not an SR/SEG/PM, or an SR without a TID 1500 measurement report.
     """
     import pydicom
 
@@ -101,8 +103,11 @@ def read_result(path: str | Path) -> ResultObject:
         return _read_sr(path, dataset)
     if kind == "SEG":
         return _read_seg(path, dataset)
-    raise DicomError(f"not a TID 1500 SR or a Segmentation (SOP class {dataset.get('SOPClassUID', 'none')})",
-                     path=path, hint="open it as an image, or give an SR/SEG results file")
+    if kind == "PM":
+        return _read_pm(path, dataset)
+    raise DicomError(f"not a TID 1500 SR, Segmentation or Parametric Map (SOP class "
+                     f"{dataset.get('SOPClassUID', 'none')})", path=path,
+                     hint="open it as an image, or give an SR/SEG/PM results file")
 
 
 def _texts(items, meaning: str) -> list[str]:
@@ -169,15 +174,37 @@ def _read_seg(path: Path, dataset) -> ResultObject:
         label = str(segment.get("SegmentLabel", ""))
         method = method or (label[label.rfind("(") + 1:-1] if label.endswith(")") else "")
         algorithm = algorithm or f"{segment.get('SegmentAlgorithmName', '')}"
-    references = [str(ref.ReferencedSOPInstanceUID) for series in dataset.get("ReferencedSeriesSequence", [])
-                  for ref in series.ReferencedInstanceSequence]
     version = str(dataset.get("SoftwareVersions", ""))
     return ResultObject(path, "SEG", str(dataset.SOPInstanceUID), str(dataset.StudyInstanceUID),
-                        tuple(references), f"{algorithm} {version}".strip(), maps=maps, method=method)
+                        _references(dataset), f"{algorithm} {version}".strip(), maps=maps, method=method)
+
+
+def _read_pm(path: Path, dataset) -> ResultObject:
+    pixels = dataset.pixel_array.reshape(int(dataset.get("NumberOfFrames", 1)), int(dataset.Rows),
+                                         int(dataset.Columns)).astype(np.float32)
+    shared = dataset.get("SharedFunctionalGroupsSequence", [None])[0]
+    maps, method = {}, ""
+    for index, frame in enumerate(dataset.PerFrameFunctionalGroupsSequence):
+        holder = frame if "RealWorldValueMappingSequence" in frame else shared
+        mapping = holder.RealWorldValueMappingSequence[0]
+        name = str(mapping.get("LUTLabel", "")) or f"map {index + 1}"
+        maps[name if name not in maps else f"{name} ({index + 1})"] = (
+            pixels[index] * float(mapping.get("RealWorldValueSlope", 1.0))
+            + float(mapping.get("RealWorldValueIntercept", 0.0)))
+        method = method or str(mapping.get("LUTExplanation", ""))
+    algorithm = f"{dataset.get('ManufacturerModelName', '')} {dataset.get('SoftwareVersions', '')}".strip()
+    return ResultObject(path, "PM", str(dataset.SOPInstanceUID), str(dataset.StudyInstanceUID),
+                        _references(dataset), algorithm, maps=maps, method=method)
+
+
+def _references(dataset) -> tuple[str, ...]:
+    """SOP Instance UIDs in the Referenced Series Sequence (0008,1115) of a SEG or PM."""
+    return tuple(str(ref.ReferencedSOPInstanceUID) for series in dataset.get("ReferencedSeriesSequence", [])
+                 for ref in series.ReferencedInstanceSequence)
 
 
 def find_results(paths) -> tuple[list[ResultObject], list[tuple[Path, str]]]:
-    """Read every SR/SEG among ``paths`` (e.g. a :class:`engine.images.read.ReadResult`'s ``skipped``).
+    """Read every SR/SEG/PM among ``paths`` (e.g. a :class:`engine.images.read.ReadResult`'s ``skipped``).
 
     Files that are not results are passed over quietly; results that fail to read are returned as
     ``(path, reason)``.
@@ -190,7 +217,7 @@ def find_results(paths) -> tuple[list[ResultObject], list[tuple[Path, str]]]:
             header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
         except Exception:  # noqa: BLE001 - not DICOM: not a result
             continue
-        if result_kind(header.get("SOPClassUID", "")) not in ("SR", "SEG"):
+        if result_kind(header.get("SOPClassUID", "")) is None:
             continue
         try:
             found.append(read_result(path))

@@ -61,3 +61,26 @@ def test_save_writes_the_analysis_on_screen_as_sr(ai_window, tmp_path):
     assert back.algorithm == "tiny-test-pack 0.0.1"
     assert [(f.name, round(f.probability, 6)) for f in back.findings] == \
         [(f.name, round(f.probability, 6)) for f in prediction.findings]
+
+
+def test_a_parametric_map_beside_a_ct_slice_is_an_overlay_without_the_ai_plugin(window, tmp_path):
+    import highdicom as hd
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ct_path = get_testdata_file("CT_small.dcm")
+    (tmp_path / "ct").mkdir()
+    shutil.copy(ct_path, tmp_path / "ct" / "ct.dcm")
+    ct = pydicom.dcmread(ct_path)
+    mapping = hd.pm.RealWorldValueMapping(lut_label="perfusion", lut_explanation="other tool",
+                                          unit=hd.sr.CodedConcept("1", "UCUM", "no units"),
+                                          value_range=(0.0, 5.0), slope=1.0, intercept=0.0)
+    values = np.linspace(0, 5, ct.Rows * ct.Columns, dtype=np.float32).reshape(ct.Rows, ct.Columns)
+    hd.pm.ParametricMap([ct], values, hd.UID(), 1, hd.UID(), 1, "Other", "other-ai", "3", "1", False, [mapping],
+                        voi_lut_transformations=[hd.VOILUTTransformation(window_center=2.5, window_width=5)]
+                        ).save_as(tmp_path / "ct" / "pm.dcm")
+    open_and_wait(window, tmp_path / "ct")
+    assert window.runner.wait_idle(60)
+    [action] = window.loaded_results.overlay_group.actions()
+    assert action.text() == "perfusion (other tool) — pm.dcm" and action.isChecked()
+    assert window.image_view.overlay_item.isVisible()

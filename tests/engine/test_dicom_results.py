@@ -164,3 +164,24 @@ def test_every_object_the_synthesizer_writes_passes_dciodvfy(tmp_path):
     sr = tmp_path / "report.dcm"
     dicom_out.save_dataset(dicom_out.report_sr_dataset(info, {"FINDINGS": "No effusion.", "IMPRESSION": "Normal."}), sr)
     assert_valid(sr)
+
+
+def test_a_parametric_map_from_another_tool_is_found_and_read(tmp_path):
+    """highdicom writes a Parametric Map for a CT slice (it has a frame of reference, unlike CR/DX)."""
+    import highdicom as hd
+    from pydicom.data import get_testdata_file
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    values = np.linspace(0, 2, ct.Rows * ct.Columns, dtype=np.float32).reshape(ct.Rows, ct.Columns)
+    mapping = hd.pm.RealWorldValueMapping(lut_label="perfusion", lut_explanation="other tool",
+                                          unit=hd.sr.CodedConcept("1", "UCUM", "no units"),
+                                          value_range=(0.0, 2.0), slope=0.5, intercept=1.0)
+    pm = hd.pm.ParametricMap([ct], values, hd.UID(), 1, hd.UID(), 1, "Other", "other-ai", "3", "1", False,
+                             [mapping], voi_lut_transformations=[hd.VOILUTTransformation(window_center=1,
+                                                                                          window_width=2)])
+    pm.save_as(tmp_path / "pm.dcm")
+    assert read_path(tmp_path).images == ()  # a result, not an image
+    [found], errors = find_results([tmp_path / "pm.dcm"])
+    assert errors == [] and found.kind == "PM" and found.references == (ct.SOPInstanceUID,)
+    assert found.algorithm == "other-ai 3" and list(found.maps) == ["perfusion"]
+    assert np.abs(found.maps["perfusion"] - (values * 0.5 + 1.0)).max() <= 1e-6
