@@ -55,11 +55,18 @@ def test_scan_writes_sr_and_seg_per_dicom_image_and_goes_on(tmp_path, tiny_pack_
                 assert dciodvfy_problems(index[name][kind])[0] == []
     first = sorted(p.name for p in (out / "dicom").glob("*.dcm"))
     uids = {p.name: pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in (out / "dicom").glob("*.dcm")}
-    main(["scan", str(folder), "--out", str(out), "--pack", str(tiny_pack_dir), "--dicom-sr"])  # a re-run replaces
-    assert sorted(p.name for p in (out / "dicom").glob("*.dcm")) == first
-    assert {p.name: pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID
-            for p in (out / "dicom").glob("*.dcm")} == uids
-    assert len((out / "dicom" / "index.jsonl").read_text().splitlines()) == 3
+    main(["scan", str(folder), "--out", str(out), "--pack", str(tiny_pack_dir), "--dicom-sr",  # a re-run replaces
+          "--heatmaps", "positive", "--method", "attention"])
+    again = {p.name: pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in (out / "dicom").glob("*.dcm")}
+    assert {name: again[name] for name in first} == uids
+    index = [json.loads(line) for line in (out / "dicom" / "index.jsonl").read_text().splitlines()]
+    assert len(index) == 3
+    positives = results["dx.dcm"]["positive"]
+    [dx] = [entry for entry in index if entry["path"].endswith("dx.dcm")]
+    if positives:  # the random-weight pack decides; either way the option ran
+        assert list(read_result(dx["seg"]).maps) == positives and dx["seg"].endswith(".attention.seg.dcm")
+    else:
+        assert dx["seg"] is None
 
 
 def test_scan_dicom_options_are_checked_before_work(tmp_path, tiny_pack_dir, capsys):
