@@ -1,6 +1,11 @@
-"""AI results as standard DICOM: SR TID 1500 findings and fractional Segmentation heatmaps (highdicom).
+"""AI results as standard DICOM (highdicom): SR TID 1500 findings, heatmap Segmentations, reading back.
 
-Writers: :func:`engine.dicom_results.sr.write_sr`, :func:`engine.dicom_results.seg.write_heatmap_seg`;
-reader: :mod:`engine.dicom_results.read`. Codes and deterministic UIDs: :mod:`engine.dicom_results.codes`.
-Nothing here imports Qt; highdicom and pydicom load on first use.
+``sr`` writes one Comprehensive 3D SR per analysed image, ``seg`` heatmaps as a fractional
+Segmentation, ``save`` both for one analysis, ``scan_output`` them for every record of a scan, and
+``read`` turns SRs, Segmentations and Parametric Maps (ours or another tool's) back into findings and
+maps. ``codes`` holds the label codes and the deterministic UIDs; ``source`` the source header and the
+pack's identity. docs/DICOM_RESULTS.md describes the objects.
+
+May import: errors, checksums, images, model, predict, explain (tests/engine/test_boundaries.py).
+Nothing here imports Qt; highdicom loads on first use.
 """
