@@ -17,6 +17,7 @@ Ray is imported only inside functions here: the engine and the local scan never 
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import tempfile
@@ -79,14 +80,12 @@ def iter_inputs(source: str | Path) -> Iterator[tuple[str, bool]]:
                 if not name.startswith("."):
                     yield str(Path(root) / name), True
         return
-    if not source.is_file():
-        raise EngineError("no such folder or manifest", path=source, hint="give a folder or a CSV with a path column")
     with open(source, newline="", encoding="utf-8") as handle:
         rows = csv.reader(handle)
         header = next(rows, [])
         column = header.index("path") if "path" in header else 0
         if "path" not in header and header:
-            rows = iter([header, *rows])  # no header row: the first row is a path
+            rows = itertools.chain([header], rows)  # no header row: the first row is a path
         for row in rows:
             if len(row) > column and row[column].strip():
                 path = Path(row[column].strip())
@@ -143,6 +142,8 @@ class ScanActor:
 class RayScan:
     """A scan of ``source`` on Ray; iterate :meth:`run` for progress.
 
+    On a cluster, every node must see the inputs and the pack folder at the same paths.
+
     ``images_per_node`` counts the images each node's actors predicted in this run;
     ``actor_handles`` are the actors while the scan runs.
     """
@@ -166,13 +167,16 @@ class RayScan:
 
         if self.actors < 1 or self.batch < 1:
             raise EngineError("--actors and --batch must be at least 1")
+        if not Path(self.source).exists():
+            raise EngineError("no such folder or manifest", path=self.source,
+                              hint="give a folder, or a CSV with a path column")
         ray = import_ray()
         pack = load_pack(self.pack_dir)  # verify before any work: a refused pack stops the scan here
         out_dir = Path(self.out_dir)
         done_paths = prepare_out_dir(out_dir, self.resume)
         started_here = not ray.is_initialized()
         if started_here:
-            _start_local_ray(ray, self.address)
+            _connect_ray(ray, self.address)
         try:
             self.actor_handles = _start_actors(ray, str(pack.path), self.actors)
             yield from self._stream(ray, self.actor_handles, done_paths, out_dir)
@@ -249,7 +253,7 @@ class RayScan:
         load[index] += 1
 
 
-def _start_local_ray(ray, address: str | None) -> None:
+def _connect_ray(ray, address: str | None) -> None:
     """Join ``address``, or start a local Ray runtime on this machine's CPUs (no dashboard, temp in /tmp)."""
     if address:
         host = address.rsplit(":", 1)[0]

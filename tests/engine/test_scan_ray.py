@@ -212,3 +212,21 @@ def test_ray_missing_says_how_to_install_it_and_the_engine_imports_without_it(tm
     plain = subprocess.run([sys.executable, "-c", "import sys, engine.scan; print('ray' in sys.modules)"],
                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert plain.stdout.strip() == "False"
+
+
+def test_inputs_stream_from_a_folder_or_a_manifest_with_or_without_a_header(tmp_path):
+    from engine.errors import EngineError
+    from engine.scan_ray import RayScan, iter_inputs
+
+    (tmp_path / "in" / "b").mkdir(parents=True)
+    for name in ("b/2.dcm", "1.png", ".hidden"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    assert list(iter_inputs(tmp_path / "in")) == [(str(tmp_path / "in" / "1.png"), True),
+                                                  (str(tmp_path / "in" / "b" / "2.dcm"), True)]
+    (tmp_path / "with.csv").write_text("id,path\na,in/1.png\nb,/abs/x.dcm\n")
+    (tmp_path / "bare.csv").write_text("in/1.png\n/abs/x.dcm\n")
+    expected = [(str(tmp_path / "in" / "1.png"), False), ("/abs/x.dcm", False)]
+    assert list(iter_inputs(tmp_path / "with.csv")) == list(iter_inputs(tmp_path / "bare.csv")) == expected
+    with pytest.raises(EngineError, match="no such folder or manifest"):
+        next(RayScan(tmp_path / "nowhere", tmp_path / "out", tmp_path).run())
+    assert not (tmp_path / "out").exists()  # stopped before Ray or any output
