@@ -1,8 +1,8 @@
 """Offline executable benchmark: bundle size, build time, frozen against source start-up (issue 19).
 
-Builds ``dist/`` with ``build_spec/make_dist.py`` in the CPU-only build environment (``.venv-dist``;
-``make dist`` creates it) and times it, then measures in the same run, for the frozen build and for
-the source install (``.venv``, the development environment) as the baseline:
+Builds ``dist/`` with ``build_spec/make_dist.py`` in the CPU-only build environment (``.venv-dist``,
+created through the Makefile when missing) and times it, then measures in the same run, for the
+frozen build and for the source install (``.venv``, the development environment) as the baseline:
 
 * cold ``predict``: from process start to exit of ``cxr-lens predict DEMO --json``;
 * viewer first image: from process start to the viewer's "first image on screen" log line
@@ -94,11 +94,8 @@ def measure(name: str, command: list[str], demo: Path, work: Path) -> dict:
 
 def main() -> int:
     """Build, measure, print the table, write bench/results/dist.json and the BENCHMARKS.md section."""
-    if not DIST_PYTHON.exists():
-        print(f"{DIST_PYTHON} is missing — run `make dist` once to create the CPU-only build environment",
-              file=sys.stderr)
-        return 2
     load = os.getloadavg()[0]
+    subprocess.run(["make", "--no-print-directory", ".venv-dist/.installed"], check=True, cwd=ROOT)
     subprocess.run([str(DIST_PYTHON), str(ROOT / "build_spec" / "make_dist.py")], check=True, cwd=ROOT)
     info = json.loads((ROOT / "dist" / "build-info.json").read_text())
     demo = sorted(DEMO.glob("*.dcm"))[0]  # the frontal view
