@@ -71,18 +71,16 @@ def write_archive(bundle: Path) -> tuple[Path, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build, add the launcher, archive; print and record the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default dist/)")
-    parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller's work folder")
-    args = parser.parse_args(argv)
-    build_seconds = build(args.dist, args.work)
-    bundle = args.dist / "cxr-lens"
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # --help only
+    dist = ROOT / "dist"
+    build_seconds = build(dist, ROOT / "build")
+    bundle = dist / "cxr-lens"
     add_launcher(bundle)
     archive, archive_seconds = write_archive(bundle)
     info = {"version": __version__, "build_seconds": round(build_seconds, 1),
             "archive_seconds": round(archive_seconds, 1), "bundle_bytes": folder_bytes(bundle),
             "archive": archive.name, "archive_bytes": archive.stat().st_size}
-    (args.dist / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
+    (dist / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"built {bundle} ({info['bundle_bytes'] / 1e9:.3f} GB) in {build_seconds:.0f} s; "
           f"{archive.name} ({info['archive_bytes'] / 1e9:.3f} GB) in {archive_seconds:.0f} s")
     return 0

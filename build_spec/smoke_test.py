@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     """Copy the bundle, run every check from the copy, print a table; 0 when all passed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", nargs="?", type=Path, default=ROOT / "dist" / "cxr-lens")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary copy and logs")
     args = parser.parse_args(argv)
     if not (args.bundle / "cxr-lens").is_file():
         print(f"{args.bundle}: no cxr-lens executable there — build it with `make dist`", file=sys.stderr)
@@ -186,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{tool} is missing — apt-get install -y strace xvfb xauth", file=sys.stderr)
             return 2
     temp = Path(tempfile.mkdtemp(prefix="cxr-lens-dist-check-"))
+    failed = 1
     try:
         copy, work = temp / "cxr-lens", temp / "work"
         shutil.copytree(args.bundle, copy, symlinks=True)
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(a failure names any network attempt or file opened in {ROOT})")
         return 1 if failed else 0
     finally:
-        if args.keep:
-            print(f"kept {temp}")
+        if failed:
+            print(f"the copy, its outputs, stderr and strace logs are kept in {temp}")
         else:
             shutil.rmtree(temp, ignore_errors=True)
 
