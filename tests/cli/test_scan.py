@@ -108,3 +108,11 @@ def test_progress_is_one_live_line_on_a_terminal_and_sparse_plain_lines_otherwis
     lines = pipe.splitlines()  # the failure, then only the final count (the next is an hour away)
     assert len(lines) == 2 and "failed: " in lines[0] and "broken.dcm" in lines[0]
     assert lines[1].startswith("[3/3 100%]") and lines[1].endswith("1 failed")
+
+
+def test_ray_options_need_the_ray_engine(scan_folder_input, tmp_path, capsys):
+    argv = ["scan", str(scan_folder_input), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--address", "127.0.0.1:6379", "--batch", "4"]) == 1
+    assert "--address, --batch need --engine ray" in capsys.readouterr().err
+    assert main([*argv, "--engine", "ray", "--actors", "0"]) == 1
+    assert not (tmp_path / "out").exists()
