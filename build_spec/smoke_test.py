@@ -11,10 +11,11 @@ BUNDLE is copied to a temporary folder and every check runs the copy's ``cxr-len
   with an AF_INET/AF_INET6 socket, creates an AF_PACKET socket, or opens any file inside the
   repository (the copy must need nothing from it).
 
-The checks: ``--version``, ``info``, ``pack verify`` of the pack inside the copy, ``predict``, ``scan --workers 2``
-of the copy's demo studies, ``similar``, ``explain --method ig``, ``label`` of a .tgz of Open-i style
-reports made here, ``view --screenshot`` offscreen and on the xcb platform under Xvfb, and ``view``
-with no display (exit code 2). Prints one line per check; exits 1 if any failed.
+The checks: ``--version``, ``info``, ``pack verify`` of the pack inside the copy, ``predict``,
+``scan --workers 2`` of the copy's demo studies, ``similar``, ``explain --method ig``, ``label`` of a
+.tgz of Open-i style reports made here, ``view --screenshot`` offscreen and on the xcb platform under
+Xvfb, and ``view`` with no display and with a DISPLAY where no X server listens (exit code 2 for
+both). Prints one line per check; exits 1 if any failed.
 """
 from __future__ import annotations
 
@@ -169,6 +170,9 @@ def checks(copy: Path, work: Path) -> list[Check]:
               lambda r, w: picture_shows_something(w / "xcb.png"), env={"QT_QPA_PLATFORM": "xcb"}, xvfb=True),
         Check("view-no-display", ["view", str(demo)], lambda r, w: None if r.returncode == 2
               and "no display" in r.stderr else "expected exit code 2 and 'no display'", env={}),
+        Check("view-no-x-server", ["view", str(demo)], lambda r, w: None if r.returncode == 2
+              and "cannot open the X display :4095" in r.stderr else "expected exit code 2 and the display named",
+              env={"DISPLAY": ":4095"}),
     ]
 
 

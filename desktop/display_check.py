@@ -1,4 +1,4 @@
-"""Say what is missing before Qt would abort for want of a display or of its xcb libraries.
+"""Say what is missing before Qt would abort for want of a display, an X server or its xcb libraries.
 
 Without a display Qt prints "could not load the Qt platform plugin" and aborts the process (exit
 code 134); :func:`missing_display` finds the same causes first so the viewer can print what to do
@@ -41,11 +41,29 @@ def missing_libraries(names: Mapping[str, str] = XCB_LIBRARIES) -> list[str]:
     return missing
 
 
+def x_server_reachable(display: str) -> bool:
+    """Whether an X server accepts a connection at ``display`` (e.g. ``:0``), asked through libxcb."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return False
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)  # never NULL: an error object on failure
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
+
+
 def missing_display(env: Mapping[str, str]) -> str | None:
     """Return why Qt could not open a window under environment ``env``, or None when it can.
 
     Looks at ``QT_QPA_PLATFORM`` (its first entry), ``DISPLAY`` (X11, the xcb platform) and
-    ``WAYLAND_DISPLAY``; for X11 it also checks that the xcb plugin's system libraries load.
+    ``WAYLAND_DISPLAY``; for X11 it also checks that the xcb plugin's system libraries load and that
+    the X server at ``DISPLAY`` accepts a connection.
     """
     platform = env.get("QT_QPA_PLATFORM", "").split(";")[0].split(":")[0].strip()
     if platform in HEADLESS_PLATFORMS:
@@ -65,4 +83,7 @@ def missing_display(env: Mapping[str, str]) -> str | None:
     if missing:
         return (f"DISPLAY is {env['DISPLAY']} but the X11 libraries Qt needs are missing — install them: "
                 f"sudo apt-get install {' '.join(missing)}")
+    if not x_server_reachable(env["DISPLAY"]):
+        return (f"cannot open the X display {env['DISPLAY']} (no X server there, or it refused the "
+                "connection) — check DISPLAY and xauth, or run under `xvfb-run -a`")
     return None

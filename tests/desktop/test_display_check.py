@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from desktop.display_check import missing_display, missing_libraries
+from desktop.display_check import missing_display, missing_libraries, x_server_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +39,8 @@ def test_each_missing_display_is_named():
 def test_libraries_that_do_not_load_are_named_by_package():
     assert missing_libraries({"libc.so.6": "libc6", "libcxr-lens-nowhere.so.9": "cxr-lens-nowhere"}) == [
         "cxr-lens-nowhere"]
+
+
+def test_a_display_without_an_x_server_is_not_reachable(tmp_path):
+    assert not x_server_reachable(":4095")  # nothing listens there (no /tmp/.X11-unix/X4095)
+    assert not x_server_reachable(f"unix:{tmp_path}/no-socket")
