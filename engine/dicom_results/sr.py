@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
+
+from pydicom.sr.coding import Code
 
 from engine.dicom_results import codes as c
 from engine.dicom_results.source import Algorithm, Analysis, read_source
@@ -28,6 +31,11 @@ def algorithm_identification(algorithm: Algorithm, mode: str | None = None):
 
     parameters = [f"manifest sha256 {algorithm.sha256}"] + ([f"input mode {mode}"] if mode else [])
     return hd.sr.AlgorithmIdentification(name=algorithm.name, version=algorithm.version, parameters=parameters)
+
+
+def gate_message(issue: dict) -> str:
+    """The TEXT value of one gate issue: ``"<severity>: <message>"`` (UT, cut to 1024 characters)."""
+    return f"{issue['severity']}: {issue['message']}"[:1024]
 
 
 def _analysis_group(analysis: Analysis, algorithm: Algorithm, source, uid: str):
@@ -48,23 +56,37 @@ def _analysis_group(analysis: Analysis, algorithm: Algorithm, source, uid: str):
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
     for issue in gate.get("issues", []):  # TID 1501 row 12: qualitative evaluations as TEXT
         group[0].ContentSequence.append(hd.sr.TextContentItem(
-            name=c.GATE_MESSAGE, value=f"{issue['severity']}: {issue['message']}"[:1024],
-            relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+            name=c.GATE_MESSAGE, value=gate_message(issue), relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
     return group
 
 
-def _finding_group(finding: tuple, mode: str, algorithm: Algorithm, source, uid: str):
+def _finding_group(finding: tuple, mode: str, algorithm: Algorithm, source, uid: str, decision: Code):
     import highdicom as hd
 
-    name, probability, threshold, positive = finding
+    name, probability, threshold, _positive = finding
     code = c.label_code(name)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=name),
         finding_type=code, algorithm_id=algorithm_identification(algorithm, mode),
         measurements=[hd.sr.Measurement(name=c.PROBABILITY, value=probability, unit=c.UNIT_ONE),
                       hd.sr.Measurement(name=c.THRESHOLD, value=threshold, unit=c.UNIT_ONE)],
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(code, c.PRESENT if positive else c.ABSENT)],
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(code, decision)],
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
+
+
+def decision_code(finding: tuple) -> Code:
+    """Present (SCT 52101004) when the finding is positive (probability >= threshold), else Absent."""
+    return c.PRESENT if finding[3] else c.ABSENT
+
+
+def result_uids(source, analysis: Analysis, algorithm: Algorithm) -> dict[str, str]:
+    """The deterministic UIDs of one image's SR: ``sr``, ``series``, ``track:analysis``, ``track:<label>``."""
+    sop = str(source.SOPInstanceUID)
+    uids = {"sr": c.result_uid(sop, algorithm.sha256, "sr", "findings"),
+            "series": c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "sr"),
+            "track:analysis": c.result_uid(sop, algorithm.sha256, "analysis", "sr")}
+    uids.update({f"track:{f[0]}": c.result_uid(sop, algorithm.sha256, f[0], "sr") for f in analysis.findings})
+    return uids
 
 
 def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
@@ -72,20 +94,28 @@ def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
 
     ``prediction`` is an :class:`engine.predict.Prediction` or its dict form (a scan record). A
     refused image gets an SR with the analysis group only: the verdict and the reasons, no findings.
+    This is the reference build, all in highdicom; :func:`write_sr` writes the same SR faster by
+    reusing one such build per pack and image kind (:mod:`engine.dicom_results.sr_template`).
 
     Raises
     ------
     DicomError
         The source is not a DICOM image (see :func:`engine.dicom_results.source.read_source`).
     """
-    import highdicom as hd
-
     source = read_source(source_path)
     analysis = Analysis.from_prediction(prediction)
-    sop = str(source.SOPInstanceUID)
-    groups = [_analysis_group(analysis, algorithm, source, c.result_uid(sop, algorithm.sha256, "analysis", "sr"))]
+    return build_sr_from(source, analysis, algorithm, result_uids(source, analysis, algorithm), decision_code)
+
+
+def build_sr_from(source, analysis: Analysis, algorithm: Algorithm, uids: dict[str, str],
+                  decision: Callable[[tuple], Code]):
+    """The SR of ``analysis`` on the ``source`` header with the given UIDs (:func:`result_uids`) and
+    Present/Absent codes (``decision(finding)``); :func:`build_sr` with every per-image value explicit."""
+    import highdicom as hd
+
+    groups = [_analysis_group(analysis, algorithm, source, uids["track:analysis"])]
     if not analysis.refused:
-        groups += [_finding_group(f, analysis.mode, algorithm, source, c.result_uid(sop, algorithm.sha256, f[0], "sr"))
+        groups += [_finding_group(f, analysis.mode, algorithm, source, uids[f"track:{f[0]}"], decision(f))
                    for f in analysis.findings]
     observer = hd.sr.ObserverContext(
         observer_type=hd.sr.CodedConcept.from_code(c.codes.DCM.Device),
@@ -97,13 +127,12 @@ def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
         report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
                                          imaging_measurements=groups, referenced_images=[source])
     except AttributeError as error:  # an optional attribute it needs is absent: no library, groups still reference
-        log.info("%s: SR without an image library (%s)", source_path, error)
+        log.info("%s: SR without an image library (%s)", source.get("SOPInstanceUID"), error)
         report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
                                          imaging_measurements=groups)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[source], content=report[0],
-        series_instance_uid=c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "sr"),
-        series_number=SR_SERIES_NUMBER, sop_instance_uid=c.result_uid(sop, algorithm.sha256, "sr", "findings"),
+        evidence=[source], content=report[0], series_instance_uid=uids["series"],
+        series_number=SR_SERIES_NUMBER, sop_instance_uid=uids["sr"],
         instance_number=1, manufacturer=MANUFACTURER, is_complete=True)
     sr.SeriesDescription = f"AI findings, {algorithm.name} {algorithm.version}"[:64]
     sr.CodingSchemeIdentificationSequence = [c.coding_scheme_identification()]
@@ -111,8 +140,17 @@ def build_sr(source_path: str | Path, prediction, algorithm: Algorithm):
 
 
 def write_sr(source_path: str | Path, prediction, algorithm: Algorithm, out: str | Path) -> Path:
-    """Write the SR of :func:`build_sr` to ``out`` (parent folders are made); return the path."""
+    """Write the SR of :func:`build_sr` to ``out`` (parent folders are made); return the path.
+
+    The bytes come from a template of the same pack and kind of image when one is cached
+    (:func:`engine.dicom_results.sr_template.sr_file_bytes`): the same SR as :func:`build_sr`'s
+    except the creation date and time, several times faster.
+    """
+    from engine.dicom_results.sr_template import sr_file_bytes
+
+    source = read_source(source_path)
+    data = sr_file_bytes(source, Analysis.from_prediction(prediction), algorithm)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    build_sr(source_path, prediction, algorithm).save_as(out, enforce_file_format=True)
+    out.write_bytes(data)
     return out
