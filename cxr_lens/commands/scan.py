@@ -121,7 +121,7 @@ def run(args) -> int:
     if args.engine == "local" and ray_options:
         print(f"cxr-lens scan: {', '.join(ray_options)} need --engine ray", file=sys.stderr)
         return 1
-    if min(args.workers, *(n for n in (args.actors, args.batch) if n is not None)) < 1:
+    if min([args.workers, *(n for n in (args.actors, args.batch) if n is not None)]) < 1:
         print("cxr-lens scan: --workers, --actors and --batch must be at least 1", file=sys.stderr)
         return 1
     pack_dir = args.pack or bundled_pack_dir()
