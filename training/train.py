@@ -106,38 +106,6 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
 
-def describe_data(config: dict, counts: dict, image_only: bool, with_report: int) -> dict:
-    """The pack's ``training_data``: the config's, else one made from the manifest's summary (dataset, size, mapping)."""
-    from training.manifest.common import summary_path
-
-    data = dict(config.get("training_data") or {})
-    summary_file = summary_path(manifest_path(config))
-    summary = read_json(summary_file) if summary_file.is_file() else {}
-    if "description" not in data:
-        name = summary.get("dataset", manifest_path(config).name)
-        mapped = {label: m["sources"] + [f"{s} (negative only)" for s in m["negative_only"]]
-                  for label, m in summary.get("label_mapping", {}).items()}
-        missing = [label for label in LABEL_NAMES if label not in mapped] if mapped else []
-        data["description"] = (
-            f"{name}: {sum(counts.values())} frontal images ({', '.join(f'{k} {v}' for k, v in counts.items())})"
-            + (f" of {summary['patients']} patients, split by {summary['split_by']}" if summary else "")
-            + f"; {with_report} training images with a report. Label mapping (pack label <- dataset labels): "
-            + ("; ".join(f"{label} <- {', '.join(src)}" for label, src in mapped.items()) or "as in the manifest")
-            + (f"; not in the dataset (missing, not negative): {', '.join(missing)}" if missing else "")
-            + (f"; uncertain labels: {summary['uncertain']}" if summary else "") + ".")
-        if summary:
-            data.update(dataset=name, images=summary["images"], patients=summary["patients"],
-                        label_mapping=mapped, uncertain=summary["uncertain"])
-    data.setdefault("pretrained", ", ".join(f"{k}: {v}" for k, v in (config.get("pretrained") or {}).items() if v)
-                    or "none (random initialisation)")
-    if image_only:
-        data["image_only"] = True
-        data["description"] = data["description"].rstrip() + (
-            " Image-only: the data had no reports, so the text encoder and the image+text fusion were not "
-            "trained; give this pack images without report text.")
-    return data
-
-
 def _label_arrays(records):
     labels = np.stack([r.labels for r in records])
     known = ~np.isnan(labels)
@@ -160,8 +128,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     from training.augment import augment, random_affine, random_jitter
     from training.distributed import (autocast, barrier, grad_scaler, mean_over_processes, share_from_main,
                                       start_runtime, stop_runtime, wrap)
-    from training.losses import MASK_POS_WEIGHT, TrainStep, macro_auroc
-    from training.runs import split_outputs
+    from training.losses import MASK_POS_WEIGHT, TrainStep
 
     settings = config["train"]
     runtime = start_runtime(settings)
@@ -198,6 +165,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     if runtime.main:
         write_json(run / "config.json", {**config, "model_config": model.config.to_dict()})
         counts = {split: len(recs) for split, (recs, _) in splits.items()}
+        from training.describe import describe_data
         write_json(run / "data.json", {
             "counts": counts, "image_only": bool(image_only), "train_with_report": int(has_text.sum()),
             "prevalence": {name: float(p) for name, p in zip(model.config.labels, prevalence)},
@@ -273,28 +241,37 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
                 if hasattr(steps, "set_postfix"):
                     steps.set_postfix({k: f"{v / (b + 1):.3f}" for k, v in sums.items()})
         if runtime.main:
-            best = _end_epoch(run, model, optimizer, val_records, val_cache, tokenizer, params, image_only, epoch,
-                              step, best, sums, steps_per_epoch, batch_size, started, split_outputs, macro_auroc)
+            best = _end_epoch(run, model, optimizer, (val_records, val_cache, tokenizer, params), image_only,
+                              {"epoch": epoch, "step": step, "best": best}, sums, steps_per_epoch,
+                              steps_per_epoch * batch_size, time.perf_counter() - started)
         barrier(runtime)
     stop_runtime(runtime)
     return run
 
 
-def _end_epoch(run, model, optimizer, val_records, val_cache, tokenizer, params, image_only, epoch, step, best,
-               sums, steps_per_epoch, batch_size, started, split_outputs, macro_auroc) -> float:
-    """Validate, log the epoch (metrics.jsonl + metrics.csv), keep the best weights and write last.pt; return best."""
+def _end_epoch(run: Path, model, optimizer, validation: tuple, image_only: bool, state: dict, sums: dict,
+               steps: int, images: int, seconds: float) -> float:
+    """Validate, log the epoch (metrics.jsonl + metrics.csv), keep the best weights and write last.pt; return best.
+
+    ``validation`` is ``(records, cache, tokenizer, params)``; ``state`` holds ``epoch`` (0-based),
+    ``step`` and ``best`` (the best validation score so far); ``steps``, ``images`` and ``seconds``
+    are the epoch's training steps, images and wall time (s).
+    """
     import torch
     from safetensors.torch import save_file
 
+    from training.losses import macro_auroc
+    from training.runs import split_outputs
+
+    val_records, val_cache, tokenizer, params = validation
+    epoch, step, best = state["epoch"], state["step"], state["best"]
     model.eval()
     modes = ("image",) if image_only else ("image", "text", "joint")
     val = split_outputs(model, val_cache, [r.text for r in val_records], tokenizer, params, modes=modes,
                         ood=False)
     val_labels = np.stack([r.labels for r in val_records])
-    seconds = time.perf_counter() - started
-    row = {"epoch": epoch + 1, "step": step, "seconds": round(seconds, 1),
-           "images_per_s": round(steps_per_epoch * batch_size / seconds, 2),
-           **{f"train_{k}": round(v / steps_per_epoch, 4) for k, v in sums.items()},
+    row = {"epoch": epoch + 1, "step": step, "seconds": round(seconds, 1), "images_per_s": round(images / seconds, 2),
+           **{f"train_{k}": round(v / steps, 4) for k, v in sums.items()},
            **{f"val_auroc_{m}": round(macro_auroc(val_labels, val[m]), 4) for m in modes}}
     with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(row) + "\n")
