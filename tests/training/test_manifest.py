@@ -153,6 +153,10 @@ def test_usage_and_input_errors(tmp_path):
     assert main(["manifest", "--format", "nih14", "--images", str(tmp_path), "--out", str(tmp_path / "m.csv")]) == 1
     assert main(["manifest", "--format", "nih14", "--labels", str(tmp_path / "none.csv"), "--images", str(tmp_path),
                  "--out", str(tmp_path / "m.csv")]) == 2
+    chexpert = write_chexpert(tmp_path / "cx", n=10)         # the wrong format for these files
+    assert main(["manifest", "--format", "nih14", "--labels", str(chexpert["labels"][0]), "--images",
+                 str(chexpert["images"]), "--out", str(tmp_path / "m.csv")]) == 2
+    assert not (tmp_path / "m.csv").exists()
 
 
 def test_read_records_keeps_missing_labels_as_nan(tmp_path):

@@ -32,6 +32,11 @@ def build_manifest(args) -> dict:
         if not Path(given).exists():
             raise EngineError("no such file or folder", path=given, hint="check the path given to the manifest step")
     collected = importlib.import_module(FORMATS[args.format]).collect(args)
+    if not collected.rows:
+        reasons = sorted({reason.split(":")[0] for _, reason in collected.skipped}) or ["no rows at all"]
+        raise EngineError(f"no usable {args.format} images ({len(collected.skipped)} rows skipped: "
+                          f"{'; '.join(reasons)})", path=args.images,
+                          hint="check --format, --labels (the dataset's own file) and --images (its image root)")
     policy = apply_splits(collected, args.split_by, args.seed)
     summary = summarise(collected, policy, args.uncertain)
     write_manifest(collected, Path(args.out), summary)
