@@ -24,6 +24,20 @@ SEG_SERIES_NUMBER = 902
 MAX_FRACTIONAL = 255
 
 
+def _checked(source_path, maps: dict[str, np.ndarray]) -> tuple:
+    """The source header, the label names and the maps stacked as (rows, cols, labels) float32 in [0, 1]."""
+    if not maps:
+        raise ValueError("no heatmap to write")
+    source = read_source(source_path)
+    shape = (int(source.Rows), int(source.Columns))
+    labels = list(maps)
+    if not all(np.shape(maps[name]) == shape for name in labels):
+        raise DicomError(f"a heatmap is not on the image grid {shape} (rows, columns)", path=source_path,
+                         hint="map heatmaps back to the original pixel grid before writing them")
+    return source, labels, np.stack([np.clip(np.asarray(maps[name], dtype=np.float32), 0.0, 1.0) for name in labels],
+                                    axis=-1)
+
+
 def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], method: str, algorithm: Algorithm):
     """Return the Segmentation dataset (highdicom) holding ``maps``: ``{label: (rows, cols) float in [0, 1]}``.
 
@@ -32,18 +46,22 @@ def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], meth
     DicomError
         The source is not a DICOM image, or a map's shape is not the source's (rows, columns).
     """
+    source, labels, stack = _checked(source_path, maps)
+    return build_seg_from(source, labels, stack, method, algorithm, seg_uids(source, labels, method, algorithm))
+
+
+def seg_uids(source, labels: list[str], method: str, algorithm: Algorithm) -> dict[str, str]:
+    """The deterministic UIDs of a heatmap Segmentation: ``seg`` (SOP instance) and ``series``."""
+    return {"seg": c.result_uid(str(source.SOPInstanceUID), algorithm.sha256, ",".join(labels), method),
+            "series": c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "seg")}
+
+
+def build_seg_from(source, labels: list[str], stack: np.ndarray, method: str, algorithm: Algorithm,
+                   uids: dict[str, str]):
+    """The Segmentation of ``stack`` ((rows, cols, labels) float32 in [0, 1]) on the ``source`` header
+    with the given UIDs (``seg``, ``series``); :func:`build_heatmap_seg` with every per-image value explicit."""
     import highdicom as hd
 
-    if not maps:
-        raise ValueError("no heatmap to write")
-    source = read_source(source_path)
-    shape = (int(source.Rows), int(source.Columns))
-    labels = list(maps)
-    stack = np.stack([np.clip(np.asarray(maps[name], dtype=np.float32), 0.0, 1.0) for name in labels], axis=-1) \
-        if all(np.shape(maps[name]) == shape for name in labels) else None
-    if stack is None:
-        raise DicomError(f"a heatmap is not on the image grid {shape} (rows, columns)", path=source_path,
-                         hint="map heatmaps back to the original pixel grid before writing them")
     algorithm_id = hd.AlgorithmIdentificationSequence(
         name=algorithm.name, version=algorithm.version, family=c.codes.cid7162.ArtificialIntelligence,
         parameters={"method": method, "manifest_sha256": algorithm.sha256})
@@ -54,12 +72,10 @@ def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], meth
             segment_number=number, segment_label=f"{name} ({method})"[:64],
             segmented_property_category=category, segmented_property_type=c.label_code(name),
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm_id))
-    sop = str(source.SOPInstanceUID)
     seg = hd.seg.Segmentation(
         source_images=[source], pixel_array=stack[None], segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
-        segment_descriptions=segments,
-        series_instance_uid=c.result_uid(str(source.SeriesInstanceUID), algorithm.sha256, "series", "seg"),
-        series_number=SEG_SERIES_NUMBER, sop_instance_uid=c.result_uid(sop, algorithm.sha256, ",".join(labels), method),
+        segment_descriptions=segments, series_instance_uid=uids["series"],
+        series_number=SEG_SERIES_NUMBER, sop_instance_uid=uids["seg"],
         instance_number=1, manufacturer="CXR Lens", manufacturer_model_name=algorithm.name,
         software_versions=algorithm.version, device_serial_number=algorithm.sha256[:16],
         fractional_type=hd.seg.SegmentationFractionalTypeValues.PROBABILITY, max_fractional_value=MAX_FRACTIONAL,
@@ -72,8 +88,17 @@ def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], meth
 
 def write_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], method: str, algorithm: Algorithm,
                       out: str | Path) -> Path:
-    """Write the Segmentation of :func:`build_heatmap_seg` to ``out``; return the path."""
+    """Write the Segmentation of :func:`build_heatmap_seg` to ``out``; return the path.
+
+    The bytes come from a template of the same pack, labels, method and kind of image when one is
+    cached (:func:`engine.dicom_results.seg_template.seg_file_bytes`): the same object as
+    :func:`build_heatmap_seg`'s except the creation date and time.
+    """
+    from engine.dicom_results.seg_template import seg_file_bytes
+
+    source, labels, stack = _checked(source_path, maps)
+    data = seg_file_bytes(source, labels, stack, method, algorithm)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    build_heatmap_seg(source_path, maps, method, algorithm).save_as(out, enforce_file_format=True)
+    out.write_bytes(data)
     return out

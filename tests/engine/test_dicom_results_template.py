@@ -91,13 +91,13 @@ def test_a_template_is_reused_only_for_the_same_kind_of_image(tmp_path):
     analysis = Analysis.from_prediction(_prediction(0, mode="image", status="pass"))
     key = sr_template.template_key(analysis, ALGORITHM)
     sr_file_bytes(read_source(DX), analysis, ALGORITHM)
-    count = len(sr_template._TEMPLATES[key])
+    count = sr_template._CACHE.count(key)
     sr_file_bytes(_variant(DX, 4), analysis, ALGORITHM)  # other patient, study, UIDs, acquisition time
-    assert len(sr_template._TEMPLATES[key]) == count
+    assert sr_template._CACHE.count(key) == count
     wider = read_source(DX)
     wider.ImagerPixelSpacing = [0.5, 0.5]  # highdicom puts it in the image library: another template
     data = sr_file_bytes(wider, analysis, ALGORITHM)
-    assert len(sr_template._TEMPLATES[key]) == count + 1
+    assert sr_template._CACHE.count(key) == count + 1
     assert _without_write_time(data) == _without_write_time(_reference(wider, analysis))
     out = tmp_path / "wider.dcm"
     out.write_bytes(data)
@@ -112,3 +112,33 @@ def test_template_sr_of_a_variant_passes_dciodvfy(status, tmp_path):
     out.write_bytes(sr_file_bytes(_variant(DX, 5), analysis, ALGORITHM))  # filled from it
     assert dciodvfy_problems(out)[0] == []
     assert pydicom.dcmread(out).PatientName == "OTHER^PATIENT5"
+
+
+def _seg_without_write_time(data: bytes) -> pydicom.Dataset:
+    dataset = _without_write_time(data)
+    for item in (*dataset.DimensionOrganizationSequence, *dataset.DimensionIndexSequence):
+        item.DimensionOrganizationUID = "1.2"  # highdicom makes a random one per build
+    # an odd-sized Pixel Data is padded: by highdicom 0.28.2 with b"0" (0x30), by pydicom with b"\0" (PS3.5)
+    dataset.PixelData = dataset.PixelData[:int(dataset.NumberOfFrames) * dataset.Rows * dataset.Columns]
+    return dataset
+
+
+def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
+    import numpy as np
+
+    from engine.dicom_results.seg import build_seg_from, seg_uids
+    from engine.dicom_results.seg_template import seg_file_bytes
+    from engine.dicom_results.template import dataset_bytes
+
+    rng = np.random.default_rng(7)
+    for k, source in enumerate([read_source(DX), _variant(DX, 6), read_source(CR), _variant(DX, 7),
+                                read_source(rg1_path)]):  # RG1: an odd number of pixels, so Pixel Data is padded
+        labels = ["Effusion", "Support Devices"][: 1 + k % 2]
+        stack = rng.random((int(source.Rows), int(source.Columns), len(labels))).astype(np.float32)
+        stack[0, :4, 0] = [0.5 / 255, 1.5 / 255, 0.0, 1.0]  # halves round to even, as in highdicom
+        fast = seg_file_bytes(source, labels, stack, "gradcam", ALGORITHM)
+        reference = dataset_bytes(build_seg_from(source, labels, stack, "gradcam", ALGORITHM,
+                                                 seg_uids(source, labels, "gradcam", ALGORITHM)))
+        written, expected = _seg_without_write_time(fast), _seg_without_write_time(reference)
+        assert written.file_meta == expected.file_meta
+        assert written == expected, k

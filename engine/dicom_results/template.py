@@ -1,0 +1,403 @@
+"""Encode a DICOM object once with holes, then write it for image after image (SR and SEG templates).
+
+highdicom builds an object in pure Python: content items constructed one by one, trees deep-copied
+and searched, every element encoded by pydicom; docs/DICOM_RESULTS.md has the profile. Most of that is
+the same for every image of a scan. A :class:`DatasetTemplate` is the object highdicom builds for
+*placeholder* values (sentinel UIDs for the source image and the result, sentinel numbers, codes and
+texts for the per-image values), encoded once with pydicom into bytes with a hole wherever a
+placeholder (or a per-image attribute) sits. An image's object is those bytes with its own values
+encoded into the holes with pydicom, sequence and item lengths recomputed; ``sr_template`` and
+``seg_template`` say which values an SR and a SEG have.
+
+A template serves another image when the source header holds the same value for every attribute
+highdicom read while building it (they are recorded), except those filled per image: the three
+source UIDs, the Patient/Study attributes highdicom copies as they are (their presence must match)
+and the acquisition date/time, which feeds only the Contributing Equipment Sequence, rebuilt per
+image. Dates and times of creation are the write's, as highdicom sets them. The tests check that the
+result equals highdicom's own build.
+"""
+from __future__ import annotations
+
+import copy
+import datetime
+import io
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element, write_file_meta_info
+from pydicom.sr.coding import Code
+from pydicom.tag import Tag
+from pydicom.valuerep import DA, DS, DT, TM
+
+from engine.dicom_results import codes as c
+
+SENTINEL_UID = c.UID_ROOT + "0."  # generated UIDs (c.result_uid) never have the component 0 after the root
+SENTINEL_NUMBER = -1.0e6  # minus the slot number; no probability, threshold or OOD value is this
+SENTINEL_SCHEME = "99CXRHOLE"
+SOURCE_UIDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+#: read by highdicom only for the Contributing Equipment Sequence, which is rebuilt per image
+ACQUISITION_TIME = tuple(Tag(tag_for_keyword(k)) for k in ("AcquisitionDateTime", "AcquisitionDate", "AcquisitionTime"))
+NOW = ("InstanceCreationDate", "InstanceCreationTime", "ContentDate", "ContentTime")
+CONTRIBUTING = Tag("ContributingEquipmentSequence")
+NUMBER_KINDS = ("DS", "FD")
+MAX_TEMPLATES = 64  # per cache and process; a scan of one archive needs a handful
+_ITEM, _SQ_PREFIX = b"\xfe\xff\x00\xe0", b"SQ\x00\x00"
+
+
+class TemplateUnsupported(Exception):
+    """The SR cannot be made from a template (e.g. a placeholder ended up outside a hole); build it in full."""
+
+
+class _Recorder(Dataset):
+    """A copy of the source header that records which attributes are read (the template depends on them)."""
+
+    def __init__(self, source: Dataset):
+        super().__init__(dict(source._dict))
+        self.read_tags: set = set()
+        self.read_all = False
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            self.read_tags.add(Tag(key))
+        return super().__getitem__(key)
+
+    def __getattr__(self, name):
+        tag = tag_for_keyword(name)
+        if tag is not None:
+            self.read_tags.add(Tag(tag))
+        return super().__getattr__(name)
+
+    def __contains__(self, name) -> bool:
+        tag = tag_for_keyword(name) if isinstance(name, str) else name
+        if tag is not None:
+            self.read_tags.add(Tag(tag))
+        return super().__contains__(name)
+
+    def _everything(self, *args, **kwargs):  # iterating or copying the header: every value counts
+        self.read_all = True
+
+    def __iter__(self):
+        self._everything()
+        return super().__iter__()
+
+    def __deepcopy__(self, memo):
+        self._everything()
+        return copy.deepcopy(Dataset(dict(self._dict)), memo)
+
+    def keys(self):
+        self._everything()
+        return super().keys()
+
+    def items(self):
+        self._everything()
+        return super().items()
+
+    def values(self):
+        self._everything()
+        return super().values()
+
+
+@dataclass
+class _Hole:
+    slot: tuple
+    tag: int
+    vr: str
+
+
+@dataclass
+class _Seq:
+    header: bytes
+    items: list
+
+
+def _value_key(source: Dataset, tag) -> tuple | None:
+    return (source[tag].VR, repr(source[tag].value)) if tag in source else None
+
+
+def _acquisition_datetime(source: Dataset):
+    """The acquisition date and time as highdicom's ``ContributingEquipment.for_image_acquisition`` reads them."""
+    when = source.get("AcquisitionDateTime")
+    if when is None:
+        date, time = source.get("AcquisitionDate"), source.get("AcquisitionTime")
+        if isinstance(date, datetime.date) and isinstance(time, datetime.time):
+            when = datetime.datetime.combine(date, time)
+    return when
+
+
+def _encode(element, encodings) -> bytes:
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_data_element(fp, element, encodings)
+    return fp.getvalue()
+
+
+def dataset_bytes(dataset) -> bytes:
+    """The file highdicom's dataset is saved as (preamble, file meta, data set)."""
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def source_sentinels() -> dict[str, tuple]:
+    """The placeholder UIDs of the source image: ``{sentinel: ("uid", "source:<keyword>")}``."""
+    return {f"{SENTINEL_UID}{n + 1}": ("uid", "source:" + k) for n, k in enumerate(SOURCE_UIDS)}
+
+
+def sentinel_uids(roles: list[str]) -> dict[str, tuple]:
+    """Placeholder UIDs for the result's own UIDs (after the source's): ``{sentinel: ("uid", role)}``."""
+    return {f"{SENTINEL_UID}{n + 1 + len(SOURCE_UIDS)}": ("uid", role) for n, role in enumerate(roles)}
+
+
+@dataclass
+class Placeholders:
+    """Sentinel values in a template build and the slot each one stands for.
+
+    ``uids``: sentinel UID -> ``("uid", role)`` (the source's roles are ``source:<keyword>``);
+    ``numbers``: sentinel float -> slot (DS and FD elements with that value); ``codes``: (code value,
+    scheme) -> slot (a Concept Code Sequence holding that code); ``texts``: Text Value -> slot;
+    ``top``: a top-level keyword -> slot (e.g. Pixel Data), its value given as the element's value.
+    """
+
+    uids: dict
+    numbers: dict = field(default_factory=dict)
+    codes: dict = field(default_factory=dict)
+    texts: dict = field(default_factory=dict)
+    top: dict = field(default_factory=dict)
+
+
+class DatasetTemplate:
+    """An object highdicom built with placeholders, encoded with holes; see the module docstring.
+
+    Parameters
+    ----------
+    source
+        The source image header (read_source).
+    placeholders
+        The sentinels the build uses, besides the source UIDs (:func:`source_sentinels`).
+    build
+        Builds the object (a highdicom dataset) from a source header; it is given a copy of
+        ``source`` holding the sentinel UIDs, which records what is read.
+
+    Raises
+    ------
+    TemplateUnsupported
+        highdicom read the whole header, or a placeholder ended up outside a hole.
+    """
+
+    def __init__(self, source: Dataset, placeholders: Placeholders, build: Callable[[Dataset], Dataset]):
+        for _ in source:  # decode every element once, so the copies below share decoded values
+            pass
+        self.placeholders = placeholders
+        recorder = _Recorder(source)
+        for sentinel, (_kind, role) in source_sentinels().items():  # new elements: the source's stay as they are
+            keyword = role.split(":", 1)[1]
+            recorder[keyword] = DataElement(tag_for_keyword(keyword), "UI", sentinel)
+        recorder.read_tags.clear()
+        built = build(recorder)
+        if recorder.read_all:
+            raise TemplateUnsupported("highdicom read the whole source header")
+        self._uids = {**source_sentinels(), **placeholders.uids}
+        self._top = {Tag(tag_for_keyword(k)): slot for k, slot in placeholders.top.items()}
+        self._recorder = recorder
+        self.charset = built.get("SpecificCharacterSet")
+        self.file_meta = FileMetaDataset(built.file_meta)
+        self._parts = self._compile(built, top=True)
+        del self._recorder
+        self._check_no_leak(self._parts)
+        source_uid_tags = {Tag(tag_for_keyword(k)) for k in SOURCE_UIDS}
+        self.copied = tuple(sorted(s[1] for s in self._slots(self._parts) if s[0] == "copy"))
+        self._signed = tuple(sorted(recorder.read_tags - source_uid_tags - set(self.copied) - set(ACQUISITION_TIME)))
+        self._signature = self._signature_of(source)
+        self._acquisition, self._highdicom = self._equipment(source)
+        self._codes_encoded: dict = {}
+
+    @staticmethod
+    def _equipment(source: Dataset) -> tuple:
+        """The two Contributing Equipment items highdicom adds, without their per-write date and time."""
+        import highdicom as hd
+
+        try:  # as highdicom's SOPClass: the source's acquisition equipment when it names one, then highdicom
+            acquisition = hd.ContributingEquipment.for_image_acquisition(source)
+        except Exception:  # noqa: BLE001 - highdicom leaves the item out on any failure, so do we
+            acquisition = None
+        mine = hd.ContributingEquipment.for_highdicom()
+        for item in (acquisition, mine):
+            if item is not None and "ContributionDateTime" in item:
+                del item.ContributionDateTime
+        return acquisition, mine
+
+    def _contributing(self, source: Dataset, now: datetime.datetime) -> list:
+        items = []
+        if self._acquisition is not None:
+            items.append(Dataset(dict(self._acquisition._dict)))
+            when = _acquisition_datetime(source)
+            if when is not None:
+                items[0].ContributionDateTime = DT(when)
+        items.append(Dataset(dict(self._highdicom._dict)))
+        items[-1].ContributionDateTime = DT(now)
+        return items
+
+    def _signature_of(self, source: Dataset) -> tuple:
+        return (tuple(_value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied))
+
+    def fits(self, source: Dataset) -> bool:
+        """True when ``source`` gives highdicom the same values as the template's source did."""
+        return self._signature_of(source) == self._signature
+
+    # -- compiling ---------------------------------------------------------------------------------
+    def _hole(self, element, top: bool) -> _Hole | None:
+        tag, vr, value = element.tag, element.VR, element.value
+        p = self.placeholders
+        slot = None
+        if vr == "UI" and isinstance(value, str) and value in self._uids:
+            slot = self._uids[value]
+        elif top and tag in self._top:
+            slot = self._top[tag]
+        elif top and tag == CONTRIBUTING:
+            slot = ("contributing",)
+        elif top and element.keyword in NOW:
+            slot = ("now", element.keyword)
+        elif top and self._recorder._dict.get(tag) is element:
+            slot = ("copy", tag)
+        elif vr in NUMBER_KINDS and isinstance(value, (int, float)) and float(value) in p.numbers:
+            slot = p.numbers[float(value)] + (vr,)
+        elif element.keyword == "ConceptCodeSequence" and len(value) == 1 and \
+                (value[0].get("CodeValue"), value[0].get("CodingSchemeDesignator")) in p.codes:
+            slot = p.codes[(value[0].CodeValue, value[0].CodingSchemeDesignator)]
+        elif element.keyword == "TextValue" and value in p.texts:
+            slot = p.texts[value]
+        return None if slot is None else _Hole(slot, tag, vr)
+
+    def _compile(self, dataset: Dataset, top: bool = False) -> list:
+        parts: list = []
+        for tag in sorted(dataset.keys()):
+            if tag.element == 0 and tag.group > 6:  # retired group lengths are not written (as pydicom)
+                continue
+            element = dataset[tag]
+            if " or " in element.VR:  # e.g. Pixel Data's "OB or OW": resolved as pydicom resolves it on writing
+                element = correct_ambiguous_vr_element(element, dataset, True)
+            hole = self._hole(element, top)
+            if hole is not None:
+                parts.append(hole)
+                continue
+            if element.VR == "SQ":
+                items = [self._compile(item) for item in element.value]
+                if any(not isinstance(p, bytes) for item in items for p in item):
+                    if element.is_undefined_length or any(i.is_undefined_length_sequence_item for i in element.value):
+                        raise TemplateUnsupported(f"sequence {tag} of undefined length holds a placeholder")
+                    parts.append(_Seq(struct.pack("<HH", tag.group, tag.element) + _SQ_PREFIX, items))
+                    continue
+            encoded = _encode(element, self.charset)
+            if parts and isinstance(parts[-1], bytes):
+                parts[-1] += encoded
+            else:
+                parts.append(encoded)
+        return parts
+
+    def _slots(self, parts: list):
+        for part in parts:
+            if isinstance(part, _Hole):
+                yield part.slot
+            elif isinstance(part, _Seq):
+                for item in part.items:
+                    yield from self._slots(item)
+
+    def _check_no_leak(self, parts: list) -> None:
+        p = self.placeholders
+        markers = [SENTINEL_UID.encode(), SENTINEL_SCHEME.encode(), b"-100000"] + \
+            [t.encode() for t in p.texts] + [struct.pack("<d", n) for n in p.numbers]
+        for part in parts:
+            if isinstance(part, bytes) and any(m in part for m in markers):
+                raise TemplateUnsupported("a placeholder value sits outside the holes")
+            if isinstance(part, _Seq):
+                for item in part.items:
+                    self._check_no_leak(item)
+
+    # -- filling -----------------------------------------------------------------------------------
+    def _fill(self, hole: _Hole, values: dict, source: Dataset, memo: dict) -> bytes:
+        kind = hole.slot[0]
+        if kind == "copy":
+            return _encode(source[hole.tag], self.charset)
+        is_number = hole.vr in NUMBER_KINDS and hole.slot[-1] == hole.vr
+        value = values[hole.slot[:-1] if is_number else hole.slot]
+        if isinstance(value, Code):
+            return self._code_bytes(hole.tag, value)
+        key = (hole.tag, hole.vr, hole.slot)  # a source UID sits in every group: encode it once
+        if key not in memo:
+            memo[key] = _encode(DataElement(hole.tag, hole.vr, DS(value, auto_format=True) if hole.vr == "DS"
+                                            else value), self.charset)
+        return memo[key]
+
+    def _code_bytes(self, tag, code: Code) -> bytes:
+        import highdicom as hd
+
+        if (tag, code) not in self._codes_encoded:
+            self._codes_encoded[(tag, code)] = _encode(DataElement(tag, "SQ", [hd.sr.CodedConcept.from_code(code)]),
+                                                       self.charset)
+        return self._codes_encoded[(tag, code)]
+
+    def _emit(self, parts: list, values: dict, source: Dataset, memo: dict) -> bytes:
+        out = []
+        for part in parts:
+            if isinstance(part, bytes):
+                out.append(part)
+            elif isinstance(part, _Hole):
+                out.append(self._fill(part, values, source, memo))
+            else:
+                body = b"".join(_ITEM + struct.pack("<I", len(item)) + item
+                                for item in (self._emit(i, values, source, memo) for i in part.items))
+                out.append(part.header + struct.pack("<I", len(body)) + body)
+        return b"".join(out)
+
+    def fill(self, source: Dataset, values: dict, sop_instance_uid: str) -> bytes:
+        """The file (preamble, file meta, data set) for ``source`` with ``values`` (slot -> value)."""
+        now = datetime.datetime.now()
+        values = {**values, **{("uid", "source:" + k): str(source[k].value) for k in SOURCE_UIDS},
+                  **{("now", k): DA(now.date()) if k.endswith("Date") else TM(now.time()) for k in NOW},
+                  ("contributing",): self._contributing(source, now)}
+        body = self._emit(self._parts, values, source, {})
+        meta = FileMetaDataset(self.file_meta)
+        meta.MediaStorageSOPInstanceUID = sop_instance_uid
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, False
+        write_file_meta_info(fp, meta, enforce_standard=True)
+        return b"\x00" * 128 + b"DICM" + fp.getvalue() + body
+
+
+class TemplateCache:
+    """Templates by key, each tried against the source (:meth:`DatasetTemplate.fits`); bounded in size."""
+
+    def __init__(self):
+        self._templates: OrderedDict[tuple, list[DatasetTemplate]] = OrderedDict()
+
+    def get(self, key: tuple, source: Dataset, make: Callable[[], DatasetTemplate]) -> DatasetTemplate:
+        """The cached template for ``key`` that fits ``source``, else ``make()``'s, kept."""
+        templates = self._templates.setdefault(key, [])
+        self._templates.move_to_end(key)
+        template = next((t for t in templates if t.fits(source)), None)
+        if template is None:
+            template = make()
+            templates.append(template)
+            while len(self) > MAX_TEMPLATES:
+                oldest = next(iter(self._templates.values()))
+                oldest.pop(0)
+                if not oldest:
+                    self._templates.popitem(last=False)
+        return template
+
+    def count(self, key: tuple | None = None) -> int:
+        """How many templates are kept (for ``key``, or in all)."""
+        return len(self._templates.get(key, ())) if key is not None else len(self)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._templates.values())
+
+    def clear(self) -> None:
+        """Forget every template."""
+        self._templates.clear()
