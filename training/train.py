@@ -154,7 +154,7 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
     if runtime.main:
         _prepare_run_folder(run, config, train_records)
     barrier(runtime)
-    model = build_model(config, _vocab_size(run))
+    model = build_model(config, _vocab_size(run)).to(runtime.device)   # before the optimizer state is loaded
     tokenizer = _tokenizer(run, model)
     mask_cache = _mask_cache(config, model, params, train_records)
     labels, known = _label_arrays(train_records)
@@ -193,7 +193,6 @@ def train(config: dict, resume: str | Path | None = None) -> Path:
         start_epoch, best, step = int(state["epoch"]) + 1, float(state["best"]), int(state["step"])
         rng = np.random.default_rng(seed + start_epoch)
         log.info("resumed %s at epoch %d", run, start_epoch)
-    model.to(runtime.device)
     step_module = wrap(TrainStep(model, settings.get("loss_weights", {}), pos_weight,
                                  float(settings.get("mask_pos_weight", MASK_POS_WEIGHT)), image_only).to(runtime.device),
                        runtime)
@@ -328,7 +327,7 @@ def _mask_cache(config: dict, model, params: PreprocessParams, records):
         return None
     from training.dataset import build_mask_cache
     with torch.no_grad():
-        _, grid = model.encode_image(torch.zeros(1, 1, params.size, params.size))
+        _, grid = model.encode_image(torch.zeros(1, 1, params.size, params.size, device=next(model.parameters()).device))
     return torch.from_numpy(build_mask_cache(
         records, params, grid[0], model.config.labels,
         cache_dir(config) / f"train_masks_{params.size}_{grid[0]}_{len(records)}.npy"))
