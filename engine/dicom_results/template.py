@@ -130,6 +130,22 @@ def _acquisition_datetime(source: Dataset):
     return when
 
 
+def _encode_value(tag, vr: str, value) -> bytes | None:
+    """A UI, DS or FD element in explicit VR little endian, byte for byte as pydicom's writer encodes it
+    (its per-element overhead was most of a template fill); None for other VRs."""
+    if vr == "UI":
+        data = str(value).encode("ascii")
+        data += b"\x00" * (len(data) % 2)
+    elif vr == "DS":
+        text = value.original_string if hasattr(value, "original_string") else str(value)
+        data = (text + " " * (len(text) % 2)).encode("ascii")
+    elif vr == "FD":
+        data = struct.pack("<d", value)
+    else:
+        return None
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(data)) + data
+
+
 def _encode(element, encodings) -> bytes:
     fp = DicomBytesIO()
     fp.is_little_endian, fp.is_implicit_VR = True, False
@@ -330,8 +346,9 @@ class DatasetTemplate:
             return self._code_bytes(hole.tag, value)
         key = (hole.tag, hole.vr, hole.slot)  # a source UID sits in every group: encode it once
         if key not in memo:
-            memo[key] = _encode(DataElement(hole.tag, hole.vr, DS(value, auto_format=True) if hole.vr == "DS"
-                                            else value), self.charset)
+            value = DS(value, auto_format=True) if hole.vr == "DS" else value
+            memo[key] = _encode_value(hole.tag, hole.vr, value) or _encode(DataElement(hole.tag, hole.vr, value),
+                                                                         self.charset)
         return memo[key]
 
     def _code_bytes(self, tag, code: Code) -> bytes:
