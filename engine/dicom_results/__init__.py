@@ -4,7 +4,9 @@
 Segmentation, ``save`` both for one analysis, ``scan_output`` them for every record of a scan, and
 ``read`` turns SRs, Segmentations and Parametric Maps (ours or another tool's) back into findings and
 maps. ``codes`` holds the label codes and the deterministic UIDs; ``source`` the source header and the
-pack's identity. docs/DICOM_RESULTS.md describes the objects.
+pack's identity. ``template`` (with ``sr_template`` and ``seg_template``) writes the objects fast:
+highdicom's build for placeholder values, encoded once with holes, filled per image.
+docs/DICOM_RESULTS.md describes the objects.
 
 May import: errors, checksums, images, model, predict, explain (tests/engine/test_boundaries.py).
 Nothing here imports Qt; highdicom loads on first use.
