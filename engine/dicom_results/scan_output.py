@@ -7,9 +7,11 @@ writes ``OUT/dicom/<SOP Instance UID>.sr.dcm`` and, with heatmaps asked for, one
 the method, so a re-run replaces its files. PNG/JPEG inputs get no object (there is nothing to
 reference). Every image gets a line in ``OUT/dicom/index.jsonl`` saying what was written, or why not.
 
-The objects are written in the scan's own thread, as each record is written. A background thread
-was tried and measured slower: highdicom is pure Python, and the thread's hold on the GIL stalled
-the model's many short releases of it (bench/dicom_results.py).
+The objects are written in the scan's own thread, as each record is written, from templates
+(``engine.dicom_results.template``): a few ms per SR once the first image of its kind built one, so
+writing them in the worker processes would save little and build every template once per worker.
+Before templates, a background thread was tried and measured slower: highdicom is pure Python, and
+the thread's hold on the GIL stalled the model's many short releases of it (bench/dicom_results.py).
 """
 from __future__ import annotations
 
