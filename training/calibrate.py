@@ -4,7 +4,8 @@
   bias per label and mode (``sigmoid(logit / T + b)``: monotonic, so AUROC is unchanged) that
   removes the offset the class-weighted loss leaves;
 * per-label thresholds on the calibrated probabilities maximising validation F1 (Youden's J
-  with ``--method youden``); labels a dataset does not state (missing) are left out of every fit;
+  with ``--method youden``); labels a dataset does not state (missing) are left out of every fit,
+  and a label no training image states gets threshold 1.0: never "present";
 * Mahalanobis OOD statistics of the training split's encoder features
   (:func:`engine.gate.ood_features`), with the threshold at the 95th percentile of the validation
   split's scores (the user's own validation split, for a pack trained on their data).
@@ -21,6 +22,10 @@ from training.evaluate import expected_calibration_error, sigmoid
 from training.runs import MODES, split_outputs, write_json
 
 log = logging.getLogger(__name__)
+
+# threshold of a label the training data never stated (all missing): its head was never trained, so
+# its probability is noise and must never reach "present"
+UNTRAINED_THRESHOLD = 1.0
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -85,7 +90,9 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     torch.set_num_threads(int(config["train"].get("threads", 2)))
     params = PreprocessParams.from_dict(config["preprocessing"])
     tokenizer = load_tokenizer(run / "tokenizer.json", model.config.max_text_tokens)
-    image_only = bool(read_json(run / "data.json").get("image_only", False))
+    data = read_json(run / "data.json")
+    image_only = bool(data.get("image_only", False))
+    untrained = [data.get("labelled", {}).get(name, 1) == 0 for name in model.config.labels]
     modes = ("image",) if image_only else MODES
     splits = prepare_data(config)
     val_records, val_cache = splits["val"]
@@ -94,7 +101,8 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
     labels = np.stack([r.labels for r in val_records])
     known = ~np.isnan(labels)
     calibration = {"threshold_method": method, "temperature": {}, "bias": {}, "thresholds": {}, "validation": {},
-                   "image_only": image_only}
+                   "image_only": image_only,
+                   "untrained_labels": [name for name, off in zip(model.config.labels, untrained) if off]}
     for mode in MODES:
         source = mode if mode in modes else "image"
         logits = val[source]
@@ -104,7 +112,8 @@ def calibrate_run(run_dir: str | Path, method: str = "max-f1", train_limit: int 
         probs = sigmoid(logits / temperature + bias[None])
         calibration["temperature"][mode] = temperature
         calibration["bias"][mode] = bias.tolist()
-        calibration["thresholds"][mode] = [best_threshold(labels[known[:, j], j], probs[known[:, j], j], method)
+        calibration["thresholds"][mode] = [UNTRAINED_THRESHOLD if untrained[j] else
+                                           best_threshold(labels[known[:, j], j], probs[known[:, j], j], method)
                                            for j in range(labels.shape[1])]
         calibration["validation"][mode] = {
             "ece_before": expected_calibration_error(labels[known], sigmoid(logits)[known]),

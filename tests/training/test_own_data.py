@@ -63,6 +63,8 @@ def test_quick_config_trains_an_image_only_pack_that_predicts(tmp_path, capsys):
     assert cli_main(["predict", str(image), "--pack", str(pack), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "image" and len(result["findings"]) == 17
+    never_trained = {f["name"]: f for f in result["findings"] if f["name"] in ("Granuloma", "Fracture", "Support Devices")}
+    assert len(never_trained) == 3 and all(f["threshold"] == 1.0 and not f["positive"] for f in never_trained.values())
     folder = tmp_path / "to-scan"
     folder.mkdir()
     for source in sorted((tmp_path / "nih").rglob("*.png"))[:3]:
