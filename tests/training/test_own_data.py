@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import logging
@@ -72,6 +73,13 @@ def test_quick_config_trains_an_image_only_pack_that_predicts(tmp_path, capsys):
     assert cli_main(["scan", str(folder), "--out", str(tmp_path / "scan"), "--pack", str(pack)]) == 0
     with open(tmp_path / "scan" / "summary.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 3
+    if importlib.util.find_spec("PySide6") is not None:   # the viewer, where Qt is installed
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CXR_LENS_SETTINGS=str(tmp_path / "s.ini"))
+        done = subprocess.run([sys.executable, "-m", "cxr_lens", "view", str(image), "--pack", str(pack),
+                               "--screenshot", str(tmp_path / "shot.png"), "--fresh"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "pack selftest passed" in done.stderr, done.stderr[-2000:]
+        assert (tmp_path / "shot.png").stat().st_size > 0
 
 
 def test_all_needs_out_for_a_non_demo_config(tmp_path):
