@@ -125,6 +125,9 @@ class Predictor:
                      for mode in ("image", "text", "joint")}
         ood = manifest["gate"].get("ood", {})
         self.ood_threshold = ood.get("threshold")
+        training_data = manifest.get("training_data")
+        # an image-only pack was trained without reports: its text and joint modes are untrained
+        self.image_only = isinstance(training_data, dict) and bool(training_data.get("image_only"))
 
     def prepare(self, image01: np.ndarray):
         """Return the model input tensor ``(1, 1, size, size)`` and its :class:`Geometry`."""
@@ -168,6 +171,13 @@ class Predictor:
         report = report if report and report.strip() else None
         if image is None and report is None:
             raise ModelError("nothing to predict on: give an image, a report text, or both")
+        if self.image_only and report is not None:
+            manifest_name = self.pack.manifest.get("name")
+            if image is None:
+                raise ModelError(f"pack {manifest_name!r} is image-only (trained without reports) and cannot "
+                                 "read a report alone: give an image")
+            log.info("pack %s is image-only: the report is not used", manifest_name)
+            report = None
         verdict = geometry = tensor = None
         timing = {}
         if image is not None:

@@ -66,6 +66,14 @@ def test_quick_config_trains_an_image_only_pack_that_predicts(tmp_path, capsys):
     assert result["mode"] == "image" and len(result["findings"]) == 17
     never_trained = {f["name"]: f for f in result["findings"] if f["name"] in ("Granuloma", "Fracture", "Support Devices")}
     assert len(never_trained) == 3 and all(f["threshold"] == 1.0 and not f["positive"] for f in never_trained.values())
+    # an image-only pack leaves a report aside (its joint mode is untrained) and cannot read one alone
+    assert cli_main(["predict", str(image), "--pack", str(pack), "--report", "Large right effusion.", "--json"]) == 0
+    with_report = json.loads(capsys.readouterr().out)
+    assert with_report["mode"] == "image" and with_report["findings"] == result["findings"]
+    from engine.errors import ModelError
+    from engine.predict import Predictor
+    with pytest.raises(ModelError, match="image-only"):
+        Predictor(pack).predict(report="Large right effusion.")
     folder = tmp_path / "to-scan"
     folder.mkdir()
     for source in sorted((tmp_path / "nih").rglob("*.png"))[:3]:
