@@ -135,8 +135,8 @@ def ood_features(output, kind: str = OOD_FEATURES) -> np.ndarray:
     :data:`KNOWN_OOD_FEATURES`, as the pack's manifest names it.
     """
     if _known_kind(kind) == "image_embedding":
-        return output.image_embedding.float().numpy().astype(np.float64)
-    tokens = output.image_tokens.float().numpy().astype(np.float64)
+        return output.image_embedding.detach().float().cpu().numpy().astype(np.float64)
+    tokens = output.image_tokens.detach().float().cpu().numpy().astype(np.float64)
     return np.concatenate([tokens.mean(axis=1), tokens.std(axis=1)], axis=1)
 
 
