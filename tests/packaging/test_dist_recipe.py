@@ -45,6 +45,7 @@ def test_trace_reader_flags_network_attempts_and_repository_files(tmp_path):
         '11 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 5',  # urllib3's IPv6 probe
         '11 bind(5, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), '
         'inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28) = 0',
+        '11 connect(6, {sa_family=AF_INET, sin_port=htons(10095), sin_addr=inet_addr("127.0.0.1")}, 16) = -1',
     ]
     attempts = [
         '12 connect(5, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("1.2.3.4")}, 16) = -1',
