@@ -22,6 +22,7 @@ import copy
 import datetime
 import io
 import struct
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -392,9 +393,14 @@ class TemplateCache:
 
     def __init__(self):
         self._templates: OrderedDict[tuple, list[DatasetTemplate]] = OrderedDict()
+        self._lock = threading.Lock()  # the viewer writes from worker threads
 
     def get(self, key: tuple, source: Dataset, make: Callable[[], DatasetTemplate]) -> DatasetTemplate:
         """The cached template for ``key`` that fits ``source``, else ``make()``'s, kept."""
+        with self._lock:
+            return self._get(key, source, make)
+
+    def _get(self, key: tuple, source: Dataset, make: Callable[[], DatasetTemplate]) -> DatasetTemplate:
         templates = self._templates.setdefault(key, [])
         self._templates.move_to_end(key)
         template = next((t for t in templates if t.fits(source)), None)

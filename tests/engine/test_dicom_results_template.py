@@ -142,3 +142,33 @@ def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
         written, expected = _seg_without_write_time(fast), _seg_without_write_time(reference)
         assert written.file_meta == expected.file_meta
         assert written == expected, k
+
+
+def test_a_placeholder_outside_the_holes_means_highdicom_builds_the_sr_in_full():
+    source = read_source(DX)
+    with pytest.warns(UserWarning, match="Invalid value for VR CS"):  # odd, yet readable: pydicom warns only
+        source.PatientOrientation = ["-1000000", "F"]  # highdicom writes it as text into the image library
+    analysis = Analysis.from_prediction(_prediction(0, mode="image", status="pass"))
+    before = cached_templates()
+    data = sr_file_bytes(source, analysis, ALGORITHM)
+    assert cached_templates() == before  # refused as a template
+    assert _without_write_time(data) == _without_write_time(_reference(source, analysis))
+
+
+def test_a_map_that_is_not_finite_is_written_by_highdicom_in_full():
+    import numpy as np
+
+    from engine.dicom_results import seg_template
+    from engine.dicom_results.seg import build_seg_from, seg_uids
+    from engine.dicom_results.template import dataset_bytes
+
+    source = read_source(DX)
+    stack = np.full((448, 448, 1), 0.25, np.float32)
+    stack[0, 0, 0] = np.nan
+    before = seg_template.cached_templates()
+    with pytest.warns(RuntimeWarning):  # highdicom casts the NaN as numpy does
+        data = seg_template.seg_file_bytes(source, ["Effusion"], stack, "ig", ALGORITHM)
+        reference = dataset_bytes(build_seg_from(source, ["Effusion"], stack, "ig", ALGORITHM,
+                                                 seg_uids(source, ["Effusion"], "ig", ALGORITHM)))
+    assert seg_template.cached_templates() == before
+    assert _seg_without_write_time(data) == _seg_without_write_time(reference)
