@@ -126,7 +126,8 @@ def build_sr_from(source, analysis: Analysis, algorithm: Algorithm, uids: dict[s
     try:  # the Image Library describes the source (highdicom reads e.g. Imager Pixel Spacing for CR/DX)
         report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
                                          imaging_measurements=groups, referenced_images=[source])
-    except AttributeError as error:  # an optional attribute it needs is absent: no library, groups still reference
+    except (AttributeError, IndexError) as error:  # an attribute it needs is absent or short (one-value Patient
+        # Orientation): no library, the groups still reference the image
         log.info("%s: SR without an image library (%s)", source.get("SOPInstanceUID"), error)
         report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=c.PROCEDURE,
                                          imaging_measurements=groups)

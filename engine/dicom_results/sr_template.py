@@ -5,7 +5,8 @@ placeholders: sentinel UIDs for the SR, its series and the tracking identifiers;
 the probabilities, thresholds and out-of-distribution values; sentinel codes for the Present/Absent
 and gate-issue evaluations; sentinel texts for the gate messages. Its key: pack, input mode, gate
 verdict, number of gate issues, which OOD values are present and the label names (a refused image
-has none), so everything else in the report is the same for every image with that key.
+has none), so everything else in the report is the same for every image with that key. The source's
+rows, columns, imager pixel spacing and patient orientation are holes too (IMAGE_LIBRARY_VALUES).
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from engine.dicom_results.template import (SENTINEL_NUMBER, SENTINEL_SCHEME, Dat
 log = logging.getLogger(__name__)
 
 _CACHE = TemplateCache()
+#: Source values highdicom copies into the image library (TID 1601/1603 for CR/DX) as they are: holes,
+#: so that one template serves films of every size, pixel spacing and view of a kind of image.
+IMAGE_LIBRARY_VALUES = {"Rows": (65001,), "Columns": (65002,), "ImagerPixelSpacing": (65003.0, 65004.0),
+                        "PatientOrientation": ("HOLEROW", "HOLECOLUMN")}
 
 
 def template_key(analysis: Analysis, algorithm: Algorithm) -> tuple:
@@ -52,7 +57,8 @@ def _placeholders(analysis: Analysis) -> tuple[Analysis, Placeholders]:
         codes[(issue_code.value, issue_code.scheme_designator)] = ("issue", j)
         texts[gate_message(issue)] = ("message", j)
     uids = sentinel_uids(["sr", "series", "track:analysis"] + [f"track:{f[0]}" for f in analysis.findings])
-    return Analysis(analysis.mode, tuple(findings), gate), Placeholders(uids, numbers, codes, texts)
+    return Analysis(analysis.mode, tuple(findings), gate), Placeholders(uids, numbers, codes, texts,
+                                                                       source_values=IMAGE_LIBRARY_VALUES)
 
 
 def _template(source, analysis: Analysis, algorithm: Algorithm) -> DatasetTemplate:

@@ -31,6 +31,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
+from pydicom.multival import MultiValue
 from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element, write_file_meta_info
 from pydicom.sr.coding import Code
 from pydicom.tag import Tag
@@ -117,6 +118,14 @@ class _Seq:
     items: list
 
 
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return value
+
+
 def _value_key(source: Dataset, tag) -> tuple | None:
     return (source[tag].VR, repr(source[tag].value)) if tag in source else None
 
@@ -178,7 +187,10 @@ class Placeholders:
     ``uids``: sentinel UID -> ``("uid", role)`` (the source's roles are ``source:<keyword>``);
     ``numbers``: sentinel float -> slot (DS and FD elements with that value); ``codes``: (code value,
     scheme) -> slot (a Concept Code Sequence holding that code); ``texts``: Text Value -> slot;
-    ``top``: a top-level keyword -> slot (e.g. Pixel Data), its value given as the element's value.
+    ``top``: a top-level keyword -> slot (e.g. Pixel Data), its value given as the element's value;
+    ``source_values``: a source keyword -> one sentinel per value (numbers or texts): where the source
+    holds that many values, highdicom is given the sentinels, every place they land is a hole filled
+    with the source's own values, and only the number of values must match for the template to fit.
     """
 
     uids: dict
@@ -186,6 +198,7 @@ class Placeholders:
     codes: dict = field(default_factory=dict)
     texts: dict = field(default_factory=dict)
     top: dict = field(default_factory=dict)
+    source_values: dict = field(default_factory=dict)
 
 
 class DatasetTemplate:
@@ -215,10 +228,24 @@ class DatasetTemplate:
         for sentinel, (_kind, role) in source_sentinels().items():  # new elements: the source's stay as they are
             keyword = role.split(":", 1)[1]
             recorder[keyword] = DataElement(tag_for_keyword(keyword), "UI", sentinel)
+        self._numbers, self._texts = dict(placeholders.numbers), dict(placeholders.texts)
+        self._valued: dict = {}  # tag -> (keyword, number of values) of the source values that are holes
+        for keyword, sentinels in placeholders.source_values.items():
+            tag = Tag(tag_for_keyword(keyword))
+            if tag in source and source[tag].VM == len(sentinels):
+                recorder[tag] = DataElement(tag, source[tag].VR, list(sentinels) if len(sentinels) > 1 else sentinels[0])
+                self._valued[tag] = (keyword, len(sentinels))
+                for i, sentinel in enumerate(sentinels):
+                    if isinstance(sentinel, str):
+                        self._texts[sentinel] = ("src", keyword, i)
+                    else:
+                        self._numbers[float(sentinel)] = ("src", keyword, i)
+        self._value_sentinels = {v for sentinels in placeholders.source_values.values() for v in sentinels}
         recorder.read_tags.clear()
         built = build(recorder)
         if recorder.read_all:
             raise TemplateUnsupported("highdicom read the whole source header")
+        self._refuse_sentinels_in(recorder, recorder.read_tags - set(self._valued))
         self._uids = {**source_sentinels(), **placeholders.uids}
         self._top = {Tag(tag_for_keyword(k)): slot for k, slot in placeholders.top.items()}
         self._recorder = recorder
@@ -229,10 +256,25 @@ class DatasetTemplate:
         self._check_no_leak(self._parts)
         source_uid_tags = {Tag(tag_for_keyword(k)) for k in SOURCE_UIDS}
         self.copied = tuple(sorted(s[1] for s in self._slots(self._parts) if s[0] == "copy"))
-        self._signed = tuple(sorted(recorder.read_tags - source_uid_tags - set(self.copied) - set(ACQUISITION_TIME)))
+        self._signed = tuple(sorted(recorder.read_tags - source_uid_tags - set(self.copied) - set(ACQUISITION_TIME)
+                                    - set(self._valued)))
         self._signature = self._signature_of(source)
         self._acquisition, self._highdicom = self._equipment(source)
         self._codes_encoded: dict = {}
+
+    def _refuse_sentinels_in(self, dataset: Dataset, tags) -> None:
+        """A value highdicom read from the source that equals a placeholder would be taken for a hole."""
+        sentinels = {*self._numbers, *self._texts, *self._value_sentinels, *source_sentinels(), *self.placeholders.uids}
+        for tag in tags:
+            if tag not in dataset or tag in (Tag(tag_for_keyword(k)) for k in SOURCE_UIDS):
+                continue
+            element = dataset[tag]
+            if element.VR == "SQ":
+                for item in element.value:
+                    self._refuse_sentinels_in(item, list(item.keys()))
+            elif any(_hashable(v) in sentinels for v in (element.value if isinstance(element.value, (list, MultiValue))
+                                                          else [element.value])):
+                raise TemplateUnsupported(f"the source's {element.keyword or tag} holds a placeholder value")
 
     @staticmethod
     def _equipment(source: Dataset) -> tuple:
@@ -261,7 +303,8 @@ class DatasetTemplate:
         return items
 
     def _signature_of(self, source: Dataset) -> tuple:
-        return (tuple(_value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied))
+        return (tuple(_value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied),
+                tuple(source[tag].VM if tag in source else None for tag in self._valued))
 
     def fits(self, source: Dataset) -> bool:
         """True when ``source`` gives highdicom the same values as the template's source did."""
@@ -282,13 +325,16 @@ class DatasetTemplate:
             slot = ("now", element.keyword)
         elif top and self._recorder._dict.get(tag) is element:
             slot = ("copy", tag)
-        elif vr in NUMBER_KINDS and isinstance(value, (int, float)) and float(value) in p.numbers:
-            slot = p.numbers[float(value)] + (vr,)
+        elif vr in NUMBER_KINDS and isinstance(value, (int, float)) and float(value) in self._numbers:
+            slot = self._numbers[float(value)] + (vr,)
         elif element.keyword == "ConceptCodeSequence" and len(value) == 1 and \
                 (value[0].get("CodeValue"), value[0].get("CodingSchemeDesignator")) in p.codes:
             slot = p.codes[(value[0].CodeValue, value[0].CodingSchemeDesignator)]
-        elif element.keyword == "TextValue" and value in p.texts:
-            slot = p.texts[value]
+        elif element.keyword == "TextValue" and value in self._texts:
+            slot = self._texts[value]
+        if slot is None and vr != "SQ" and any(v in self._value_sentinels for v in
+                                               (value if isinstance(value, (list, MultiValue)) else [value])):
+            raise TemplateUnsupported(f"a source value placeholder sits in {element.keyword or tag}, outside the holes")
         return None if slot is None else _Hole(slot, tag, vr)
 
     def _compile(self, dataset: Dataset, top: bool = False) -> list:
@@ -326,9 +372,8 @@ class DatasetTemplate:
                     yield from self._slots(item)
 
     def _check_no_leak(self, parts: list) -> None:
-        p = self.placeholders
         markers = [SENTINEL_UID.encode(), SENTINEL_SCHEME.encode(), b"-100000"] + \
-            [t.encode() for t in p.texts] + [struct.pack("<d", n) for n in p.numbers]
+            [t.encode() for t in self._texts] + [struct.pack("<d", n) for n in self._numbers]
         for part in parts:
             if isinstance(part, bytes) and any(m in part for m in markers):
                 raise TemplateUnsupported("a placeholder value sits outside the holes")
@@ -376,7 +421,9 @@ class DatasetTemplate:
     def fill(self, source: Dataset, values: dict, sop_instance_uid: str) -> bytes:
         """The file (preamble, file meta, data set) for ``source`` with ``values`` (slot -> value)."""
         now = datetime.datetime.now()
-        values = {**values, **{("uid", "source:" + k): str(source[k].value) for k in SOURCE_UIDS},
+        own = {("src", keyword, i): v for tag, (keyword, count) in self._valued.items()
+               for i, v in enumerate(source[tag].value if count > 1 else [source[tag].value])}
+        values = {**values, **own, **{("uid", "source:" + k): str(source[k].value) for k in SOURCE_UIDS},
                   **{("now", k): DA(now.date()) if k.endswith("Date") else TM(now.time()) for k in NOW},
                   ("contributing",): self._contributing(source, now)}
         body = self._emit(self._parts, values, source, {})

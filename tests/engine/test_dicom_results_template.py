@@ -92,15 +92,18 @@ def test_a_template_is_reused_only_for_the_same_kind_of_image(tmp_path):
     key = sr_template.template_key(analysis, ALGORITHM)
     sr_file_bytes(read_source(DX), analysis, ALGORITHM)
     count = sr_template._CACHE.count(key)
-    sr_file_bytes(_variant(DX, 4), analysis, ALGORITHM)  # other patient, study, UIDs, acquisition time
+    other = _variant(DX, 4)  # other patient, study, UIDs, acquisition time, and another film size and view
+    other.Rows, other.Columns, other.ImagerPixelSpacing, other.PatientOrientation = 300, 200, [0.5, 0.25], ["A", "F"]
+    data = sr_file_bytes(other, analysis, ALGORITHM)
     assert sr_template._CACHE.count(key) == count
-    wider = read_source(DX)
-    wider.ImagerPixelSpacing = [0.5, 0.5]  # highdicom puts it in the image library: another template
-    data = sr_file_bytes(wider, analysis, ALGORITHM)
+    assert _without_write_time(data) == _without_write_time(_reference(other, analysis))
+    one_view = read_source(DX)
+    one_view.PatientOrientation = "P"  # one value instead of two: highdicom cannot describe it, another kind
+    data = sr_file_bytes(one_view, analysis, ALGORITHM)
     assert sr_template._CACHE.count(key) == count + 1
-    assert _without_write_time(data) == _without_write_time(_reference(wider, analysis))
-    out = tmp_path / "wider.dcm"
-    out.write_bytes(data)
+    assert _without_write_time(data) == _without_write_time(_reference(one_view, analysis))
+    out = tmp_path / "other.dcm"
+    out.write_bytes(sr_file_bytes(other, analysis, ALGORITHM))
     assert dciodvfy_problems(out)[0] == []
 
 
@@ -144,11 +147,12 @@ def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
         assert written == expected, k
 
 
-def test_a_placeholder_outside_the_holes_means_highdicom_builds_the_sr_in_full():
-    source = read_source(DX)
-    with pytest.warns(UserWarning, match="Invalid value for VR CS"):  # odd, yet readable: pydicom warns only
-        source.PatientOrientation = ["-1000000", "F"]  # highdicom writes it as text into the image library
-    analysis = Analysis.from_prediction(_prediction(0, mode="image", status="pass"))
+def test_a_source_value_equal_to_a_placeholder_means_highdicom_builds_the_sr_in_full():
+    from pydicom.data import get_testdata_file
+
+    source = read_source(Path(get_testdata_file("CT_small.dcm")))
+    source.SliceThickness = sr_template.SENTINEL_NUMBER  # highdicom copies it into the image library
+    analysis = Analysis.from_prediction(_prediction(1, status="refuse"))
     before = cached_templates()
     data = sr_file_bytes(source, analysis, ALGORITHM)
     assert cached_templates() == before  # refused as a template
