@@ -141,8 +141,10 @@ def main() -> int:
                "`write_sr` (TID 1500, 17 findings) and `write_heatmap_seg` (one fractional frame of a "
                "precomputed Grad-CAM map) filling a cached template: the object highdicom builds for "
                "placeholders, encoded with holes (engine/dicom_results/template.py). *first write* is the "
-               "write that builds the template for a new kind of image (one per demo file here: they differ "
-               "in class, pixel spacing or orientation, which highdicom copies into the SR). *highdicom* "
+               "write that builds the template for a new kind of image (SR templates built: "
+               + ", ".join(f"{results[key]['templates_built']} for {key}" for key in ("demo", "rg1") if key in results)
+               + ": one per template key — pack, input mode, gate verdict and issues, labels — and kind of "
+               "source image, e.g. CR or DX). *highdicom* "
                "builds and saves the same object in full (the writers before templates). The scan loop "
                "columns time the same files read and predicted in a loop, and again with ScanDicomWriter "
                "writing each image's SR (as `scan --dicom-sr`; its first round builds the templates).\n\n"

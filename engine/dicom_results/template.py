@@ -349,14 +349,19 @@ class DatasetTemplate:
             if hole is not None:
                 parts.append(hole)
                 continue
+            encoded = None
             if element.VR == "SQ":
                 items = [self._compile(item) for item in element.value]
+                undefined = element.is_undefined_length or any(i.is_undefined_length_sequence_item for i in element.value)
+                node = _Seq(struct.pack("<HH", tag.group, tag.element) + _SQ_PREFIX, items)
                 if any(not isinstance(p, bytes) for item in items for p in item):
-                    if element.is_undefined_length or any(i.is_undefined_length_sequence_item for i in element.value):
+                    if undefined:
                         raise TemplateUnsupported(f"sequence {tag} of undefined length holds a placeholder")
-                    parts.append(_Seq(struct.pack("<HH", tag.group, tag.element) + _SQ_PREFIX, items))
+                    parts.append(node)
                     continue
-            encoded = _encode(element, self.charset)
+                if not undefined:  # its items are encoded already: frame them as pydicom does
+                    encoded = self._emit([node], {}, Dataset(), {})
+            encoded = encoded if encoded is not None else _encode(element, self.charset)
             if parts and isinstance(parts[-1], bytes):
                 parts[-1] += encoded
             else:
