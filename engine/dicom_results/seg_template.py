@@ -15,8 +15,8 @@ import numpy as np
 
 from engine.dicom_results.seg import MAX_FRACTIONAL, build_seg_from, seg_uids
 from engine.dicom_results.source import Algorithm
-from engine.dicom_results.template import (DatasetTemplate, Placeholders, TemplateCache, TemplateUnsupported,
-                                           dataset_bytes, sentinel_uids)
+from engine.dicom_results.template import DatasetTemplate, Placeholders, sentinel_uids
+from engine.dicom_results.template_parts import TemplateCache, TemplateUnsupported, dataset_bytes
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from engine.dicom_results import codes as c
 from engine.dicom_results.source import Algorithm, Analysis
 from engine.dicom_results.sr import build_sr_from, decision_code, gate_message, result_uids
 from engine.dicom_results.template import (SENTINEL_NUMBER, SENTINEL_SCHEME, DatasetTemplate, Placeholders,
-                                           TemplateCache, TemplateUnsupported, dataset_bytes, sentinel_uids)
+                                           sentinel_uids)
+from engine.dicom_results.template_parts import TemplateCache, TemplateUnsupported, dataset_bytes
 
 log = logging.getLogger(__name__)
 

@@ -18,26 +18,25 @@ result equals highdicom's own build.
 """
 from __future__ import annotations
 
-import copy
 import datetime
-import io
 import struct
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
 from pydicom.multival import MultiValue
-from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element, write_file_meta_info
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import correct_ambiguous_vr_element, write_file_meta_info
 from pydicom.sr.coding import Code
 from pydicom.tag import Tag
 from pydicom.valuerep import DA, DS, DT, TM
 
 from engine.dicom_results import codes as c
+from engine.dicom_results.template_parts import (ITEM, SQ_PREFIX, Hole, Recorder, Seq, TemplateUnsupported,
+                                                 acquisition_datetime, encode_element, encode_value, hashable,
+                                                 value_key)
 
 SENTINEL_UID = c.UID_ROOT + "0."  # generated UIDs (c.result_uid) never have the component 0 after the root
 SENTINEL_NUMBER = -1.0e6  # minus the slot number; no probability, threshold or OOD value is this
@@ -48,126 +47,6 @@ ACQUISITION_TIME = tuple(Tag(tag_for_keyword(k)) for k in ("AcquisitionDateTime"
 NOW = ("InstanceCreationDate", "InstanceCreationTime", "ContentDate", "ContentTime")
 CONTRIBUTING = Tag("ContributingEquipmentSequence")
 NUMBER_KINDS = ("DS", "FD")
-MAX_TEMPLATES = 64  # per cache and process; a scan of one archive needs a handful
-_ITEM, _SQ_PREFIX = b"\xfe\xff\x00\xe0", b"SQ\x00\x00"
-
-
-class TemplateUnsupported(Exception):
-    """The SR cannot be made from a template (e.g. a placeholder ended up outside a hole); build it in full."""
-
-
-class _Recorder(Dataset):
-    """A copy of the source header that records which attributes are read (the template depends on them)."""
-
-    def __init__(self, source: Dataset):
-        super().__init__(dict(source._dict))
-        self.read_tags: set = set()
-        self.read_all = False
-
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            self.read_tags.add(Tag(key))
-        return super().__getitem__(key)
-
-    def __getattr__(self, name):
-        tag = tag_for_keyword(name)
-        if tag is not None:
-            self.read_tags.add(Tag(tag))
-        return super().__getattr__(name)
-
-    def __contains__(self, name) -> bool:
-        tag = tag_for_keyword(name) if isinstance(name, str) else name
-        if tag is not None:
-            self.read_tags.add(Tag(tag))
-        return super().__contains__(name)
-
-    def _everything(self, *args, **kwargs):  # iterating or copying the header: every value counts
-        self.read_all = True
-
-    def __iter__(self):
-        self._everything()
-        return super().__iter__()
-
-    def __deepcopy__(self, memo):
-        self._everything()
-        return copy.deepcopy(Dataset(dict(self._dict)), memo)
-
-    def keys(self):
-        self._everything()
-        return super().keys()
-
-    def items(self):
-        self._everything()
-        return super().items()
-
-    def values(self):
-        self._everything()
-        return super().values()
-
-
-@dataclass
-class _Hole:
-    slot: tuple
-    tag: int
-    vr: str
-
-
-@dataclass
-class _Seq:
-    header: bytes
-    items: list
-
-
-def _hashable(value):
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return value
-
-
-def _value_key(source: Dataset, tag) -> tuple | None:
-    return (source[tag].VR, repr(source[tag].value)) if tag in source else None
-
-
-def _acquisition_datetime(source: Dataset):
-    """The acquisition date and time as highdicom's ``ContributingEquipment.for_image_acquisition`` reads them."""
-    when = source.get("AcquisitionDateTime")
-    if when is None:
-        date, time = source.get("AcquisitionDate"), source.get("AcquisitionTime")
-        if isinstance(date, datetime.date) and isinstance(time, datetime.time):
-            when = datetime.datetime.combine(date, time)
-    return when
-
-
-def _encode_value(tag, vr: str, value) -> bytes | None:
-    """A UI, DS or FD element in explicit VR little endian, byte for byte as pydicom's writer encodes it
-    (its per-element overhead was most of a template fill); None for other VRs."""
-    if vr == "UI":
-        data = str(value).encode("ascii")
-        data += b"\x00" * (len(data) % 2)
-    elif vr == "DS":
-        text = value.original_string if hasattr(value, "original_string") else str(value)
-        data = (text + " " * (len(text) % 2)).encode("ascii")
-    elif vr == "FD":
-        data = struct.pack("<d", value)
-    else:
-        return None
-    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(data)) + data
-
-
-def _encode(element, encodings) -> bytes:
-    fp = DicomBytesIO()
-    fp.is_little_endian, fp.is_implicit_VR = True, False
-    write_data_element(fp, element, encodings)
-    return fp.getvalue()
-
-
-def dataset_bytes(dataset) -> bytes:
-    """The file highdicom's dataset is saved as (preamble, file meta, data set)."""
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def source_sentinels() -> dict[str, tuple]:
@@ -224,7 +103,7 @@ class DatasetTemplate:
         for _ in source:  # decode every element once, so the copies below share decoded values
             pass
         self.placeholders = placeholders
-        recorder = _Recorder(source)
+        recorder = Recorder(source)
         for sentinel, (_kind, role) in source_sentinels().items():  # new elements: the source's stay as they are
             keyword = role.split(":", 1)[1]
             recorder[keyword] = DataElement(tag_for_keyword(keyword), "UI", sentinel)
@@ -233,7 +112,8 @@ class DatasetTemplate:
         for keyword, sentinels in placeholders.source_values.items():
             tag = Tag(tag_for_keyword(keyword))
             if tag in source and source[tag].VM == len(sentinels):
-                recorder[tag] = DataElement(tag, source[tag].VR, list(sentinels) if len(sentinels) > 1 else sentinels[0])
+                value = list(sentinels) if len(sentinels) > 1 else sentinels[0]
+                recorder[tag] = DataElement(tag, source[tag].VR, value)
                 self._valued[tag] = (keyword, len(sentinels))
                 for i, sentinel in enumerate(sentinels):
                     if isinstance(sentinel, str):
@@ -272,7 +152,7 @@ class DatasetTemplate:
             if element.VR == "SQ":
                 for item in element.value:
                     self._refuse_sentinels_in(item, list(item.keys()))
-            elif any(_hashable(v) in sentinels for v in (element.value if isinstance(element.value, (list, MultiValue))
+            elif any(hashable(v) in sentinels for v in (element.value if isinstance(element.value, (list, MultiValue))
                                                           else [element.value])):
                 raise TemplateUnsupported(f"the source's {element.keyword or tag} holds a placeholder value")
 
@@ -295,7 +175,7 @@ class DatasetTemplate:
         items = []
         if self._acquisition is not None:
             items.append(Dataset(dict(self._acquisition._dict)))
-            when = _acquisition_datetime(source)
+            when = acquisition_datetime(source)
             if when is not None:
                 items[0].ContributionDateTime = DT(when)
         items.append(Dataset(dict(self._highdicom._dict)))
@@ -303,7 +183,7 @@ class DatasetTemplate:
         return items
 
     def _signature_of(self, source: Dataset) -> tuple:
-        return (tuple(_value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied),
+        return (tuple(value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied),
                 tuple(source[tag].VM if tag in source else None for tag in self._valued))
 
     def fits(self, source: Dataset) -> bool:
@@ -311,7 +191,7 @@ class DatasetTemplate:
         return self._signature_of(source) == self._signature
 
     # -- compiling ---------------------------------------------------------------------------------
-    def _hole(self, element, top: bool) -> _Hole | None:
+    def _hole(self, element, top: bool) -> Hole | None:
         tag, vr, value = element.tag, element.VR, element.value
         p = self.placeholders
         slot = None
@@ -335,7 +215,7 @@ class DatasetTemplate:
         if slot is None and vr != "SQ" and any(v in self._value_sentinels for v in
                                                (value if isinstance(value, (list, MultiValue)) else [value])):
             raise TemplateUnsupported(f"a source value placeholder sits in {element.keyword or tag}, outside the holes")
-        return None if slot is None else _Hole(slot, tag, vr)
+        return None if slot is None else Hole(slot, tag, vr)
 
     def _compile(self, dataset: Dataset, top: bool = False) -> list:
         parts: list = []
@@ -352,8 +232,9 @@ class DatasetTemplate:
             encoded = None
             if element.VR == "SQ":
                 items = [self._compile(item) for item in element.value]
-                undefined = element.is_undefined_length or any(i.is_undefined_length_sequence_item for i in element.value)
-                node = _Seq(struct.pack("<HH", tag.group, tag.element) + _SQ_PREFIX, items)
+                undefined = element.is_undefined_length or any(
+                    item.is_undefined_length_sequence_item for item in element.value)
+                node = Seq(struct.pack("<HH", tag.group, tag.element) + SQ_PREFIX, items)
                 if any(not isinstance(p, bytes) for item in items for p in item):
                     if undefined:
                         raise TemplateUnsupported(f"sequence {tag} of undefined length holds a placeholder")
@@ -361,7 +242,7 @@ class DatasetTemplate:
                     continue
                 if not undefined:  # its items are encoded already: frame them as pydicom does
                     encoded = self._emit([node], {}, Dataset(), {})
-            encoded = encoded if encoded is not None else _encode(element, self.charset)
+            encoded = encoded if encoded is not None else encode_element(element, self.charset)
             if parts and isinstance(parts[-1], bytes):
                 parts[-1] += encoded
             else:
@@ -370,9 +251,9 @@ class DatasetTemplate:
 
     def _slots(self, parts: list):
         for part in parts:
-            if isinstance(part, _Hole):
+            if isinstance(part, Hole):
                 yield part.slot
-            elif isinstance(part, _Seq):
+            elif isinstance(part, Seq):
                 for item in part.items:
                     yield from self._slots(item)
 
@@ -382,15 +263,15 @@ class DatasetTemplate:
         for part in parts:
             if isinstance(part, bytes) and any(m in part for m in markers):
                 raise TemplateUnsupported("a placeholder value sits outside the holes")
-            if isinstance(part, _Seq):
+            if isinstance(part, Seq):
                 for item in part.items:
                     self._check_no_leak(item)
 
     # -- filling -----------------------------------------------------------------------------------
-    def _fill(self, hole: _Hole, values: dict, source: Dataset, memo: dict) -> bytes:
+    def _fill(self, hole: Hole, values: dict, source: Dataset, memo: dict) -> bytes:
         kind = hole.slot[0]
         if kind == "copy":
-            return _encode(source[hole.tag], self.charset)
+            return encode_element(source[hole.tag], self.charset)
         is_number = hole.vr in NUMBER_KINDS and hole.slot[-1] == hole.vr
         value = values[hole.slot[:-1] if is_number else hole.slot]
         if isinstance(value, Code):
@@ -398,7 +279,7 @@ class DatasetTemplate:
         key = (hole.tag, hole.vr, hole.slot)  # a source UID sits in every group: encode it once
         if key not in memo:
             value = DS(value, auto_format=True) if hole.vr == "DS" else value
-            memo[key] = _encode_value(hole.tag, hole.vr, value) or _encode(DataElement(hole.tag, hole.vr, value),
+            memo[key] = encode_value(hole.tag, hole.vr, value) or encode_element(DataElement(hole.tag, hole.vr, value),
                                                                          self.charset)
         return memo[key]
 
@@ -406,8 +287,8 @@ class DatasetTemplate:
         import highdicom as hd
 
         if (tag, code) not in self._codes_encoded:
-            self._codes_encoded[(tag, code)] = _encode(DataElement(tag, "SQ", [hd.sr.CodedConcept.from_code(code)]),
-                                                       self.charset)
+            element = DataElement(tag, "SQ", [hd.sr.CodedConcept.from_code(code)])
+            self._codes_encoded[(tag, code)] = encode_element(element, self.charset)
         return self._codes_encoded[(tag, code)]
 
     def _emit(self, parts: list, values: dict, source: Dataset, memo: dict) -> bytes:
@@ -415,10 +296,10 @@ class DatasetTemplate:
         for part in parts:
             if isinstance(part, bytes):
                 out.append(part)
-            elif isinstance(part, _Hole):
+            elif isinstance(part, Hole):
                 out.append(self._fill(part, values, source, memo))
             else:
-                body = b"".join(_ITEM + struct.pack("<I", len(item)) + item
+                body = b"".join(ITEM + struct.pack("<I", len(item)) + item
                                 for item in (self._emit(i, values, source, memo) for i in part.items))
                 out.append(part.header + struct.pack("<I", len(body)) + body)
         return b"".join(out)
@@ -438,41 +319,3 @@ class DatasetTemplate:
         fp.is_little_endian, fp.is_implicit_VR = True, False
         write_file_meta_info(fp, meta, enforce_standard=True)
         return b"\x00" * 128 + b"DICM" + fp.getvalue() + body
-
-
-class TemplateCache:
-    """Templates by key, each tried against the source (:meth:`DatasetTemplate.fits`); bounded in size."""
-
-    def __init__(self):
-        self._templates: OrderedDict[tuple, list[DatasetTemplate]] = OrderedDict()
-        self._lock = threading.Lock()  # the viewer writes from worker threads
-
-    def get(self, key: tuple, source: Dataset, make: Callable[[], DatasetTemplate]) -> DatasetTemplate:
-        """The cached template for ``key`` that fits ``source``, else ``make()``'s, kept."""
-        with self._lock:
-            return self._get(key, source, make)
-
-    def _get(self, key: tuple, source: Dataset, make: Callable[[], DatasetTemplate]) -> DatasetTemplate:
-        templates = self._templates.setdefault(key, [])
-        self._templates.move_to_end(key)
-        template = next((t for t in templates if t.fits(source)), None)
-        if template is None:
-            template = make()
-            templates.append(template)
-            while len(self) > MAX_TEMPLATES:
-                oldest = next(iter(self._templates.values()))
-                oldest.pop(0)
-                if not oldest:
-                    self._templates.popitem(last=False)
-        return template
-
-    def count(self, key: tuple | None = None) -> int:
-        """How many templates are kept (for ``key``, or in all)."""
-        return len(self._templates.get(key, ())) if key is not None else len(self)
-
-    def __len__(self) -> int:
-        return sum(len(t) for t in self._templates.values())
-
-    def clear(self) -> None:
-        """Forget every template."""
-        self._templates.clear()

@@ -131,7 +131,7 @@ def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
 
     from engine.dicom_results.seg import build_seg_from, seg_uids
     from engine.dicom_results.seg_template import seg_file_bytes
-    from engine.dicom_results.template import dataset_bytes
+    from engine.dicom_results.template_parts import dataset_bytes
 
     rng = np.random.default_rng(7)
     for k, source in enumerate([read_source(DX), _variant(DX, 6), read_source(CR), _variant(DX, 7),
@@ -164,7 +164,7 @@ def test_a_map_that_is_not_finite_is_written_by_highdicom_in_full():
 
     from engine.dicom_results import seg_template
     from engine.dicom_results.seg import build_seg_from, seg_uids
-    from engine.dicom_results.template import dataset_bytes
+    from engine.dicom_results.template_parts import dataset_bytes
 
     source = read_source(DX)
     stack = np.full((448, 448, 1), 0.25, np.float32)
