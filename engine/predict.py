@@ -109,9 +109,9 @@ class Predictor:
     def __init__(self, pack: Pack | str | Path, threads: int | None = None):
         import torch
 
-        self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
-        if threads is not None:
+        if threads is not None:  # before the pack's selftest, which then runs on these threads too
             torch.set_num_threads(threads)
+        self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
         manifest = self.pack.manifest
         self.params = PreprocessParams.from_dict(manifest["preprocessing"])
         self.labels = self.pack.label_names

@@ -32,9 +32,11 @@ def _versions() -> dict:
     import tokenizers
     import torch
     import transformers
+
+    from engine.about import ENGINE_VERSION
     return {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "torch": torch.__version__,
             "timm": timm.__version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__, "engine": "cxr-lens 0.1.0"}
+            "tokenizers": tokenizers.__version__, "engine": f"cxr-lens {ENGINE_VERSION}"}
 
 
 def _metrics_markdown(metrics: dict, labels: list[str]) -> str:
