@@ -104,14 +104,24 @@ class Predictor:
         A :class:`engine.model.pack.Pack` (or a pack folder, loaded and verified here).
     threads
         torch intra-op threads (None leaves torch's setting alone).
+    device
+        torch device for the model (``"cpu"`` by default; ``"cuda"`` on a GPU node, as the Ray
+        scan's GPU actors use). Outputs are always returned on the CPU.
     """
 
-    def __init__(self, pack: Pack | str | Path, threads: int | None = None):
+    def __init__(self, pack: Pack | str | Path, threads: int | None = None, device: str | None = None):
         import torch
 
         if threads is not None:  # before the pack's selftest, which then runs on these threads too
             torch.set_num_threads(threads)
         self.pack = pack if isinstance(pack, Pack) else load_pack(pack)
+        self.device = torch.device(device or "cpu")
+        if self.device.type != "cpu":
+            try:
+                self.pack.model.to(self.device)
+            except (RuntimeError, AssertionError) as error:  # torch says "not compiled with CUDA" by assert
+                raise ModelError(f"cannot run the model on device {device!r} ({error})",
+                                 hint="use device 'cpu', or run on a node that has that device") from error
         manifest = self.pack.manifest
         self.params = PreprocessParams.from_dict(manifest["preprocessing"])
         self.labels = self.pack.label_names
@@ -142,9 +152,10 @@ class Predictor:
 
     def model_inputs(self, image_tensor=None, texts: list[str] | None = None) -> dict:
         """Keyword arguments for the model: ``image`` and, with texts, ``input_ids`` and ``attention_mask``."""
-        inputs = {"image": image_tensor}
+        inputs = {"image": None if image_tensor is None else image_tensor.to(self.device)}
         if texts:
-            inputs["input_ids"], inputs["attention_mask"] = self.tokenize(texts)
+            input_ids, attention_mask = self.tokenize(texts)
+            inputs["input_ids"], inputs["attention_mask"] = input_ids.to(self.device), attention_mask.to(self.device)
         return inputs
 
     def forward(self, image_tensor=None, texts: list[str] | None = None, need_attention: bool = False):
@@ -219,7 +230,7 @@ class Predictor:
                     timing["total"] = (time.perf_counter() - start) * 1000
                     return Prediction("none", (), verdict, timing, geometry, vectors)
                 mode, output = "text", outputs["text"] if outputs else self.forward(None, texts)
-        probs = self.probabilities(output.logits.numpy(), mode)[0]
+        probs = self.probabilities(output.logits.cpu().numpy(), mode)[0]
         thresholds = self.thresholds[mode]
         findings = tuple(Finding(name, float(p), float(t), bool(p >= t))
                          for name, p, t in zip(self.labels, probs, thresholds))
@@ -239,7 +250,7 @@ class Predictor:
             outputs = self.pack.model.forward_modes(**self.model_inputs(image_tensor, texts))
         if "joint" not in outputs:
             outputs["joint"] = outputs.get("image", outputs.get("text"))
-        return {mode: out.joint_embedding.numpy().astype(np.float32) for mode, out in outputs.items()}, outputs
+        return {mode: out.joint_embedding.cpu().numpy().astype(np.float32) for mode, out in outputs.items()}, outputs
 
     def embed(self, image=None, report: str | None = None) -> dict[str, np.ndarray]:
         """Return the similar-case vectors ``{"image", "text", "joint"}`` (those available), each ``(E,)``."""

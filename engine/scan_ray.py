@@ -119,12 +119,12 @@ def decode_input(path: str, from_folder: bool, use_reports: bool) -> dict:
 class ScanActor:
     """Holds one Predictor (the pack loaded once) and predicts batches of decoded inputs."""
 
-    def __init__(self, pack_dir: str, threads: int = 1):
+    def __init__(self, pack_dir: str, threads: int = 1, device: str = "cpu"):
         import ray
 
         from engine.predict import Predictor
 
-        self.predictor = Predictor(pack_dir, threads=threads)
+        self.predictor = Predictor(pack_dir, threads=threads, device=device)
         self.node_id = ray.get_runtime_context().get_node_id()
 
     def predict(self, *items: dict) -> tuple[str, list[dict]]:
@@ -266,16 +266,29 @@ def _connect_ray(ray, address: str | None) -> None:
              _temp_dir=str(RAY_TEMP_DIR))
 
 
-def _start_actors(ray, pack_dir: str, count: int) -> list:
-    """``count`` ScanActors, spread over the nodes, each restarted when it dies and its batch retried.
+def actor_resources(cluster: dict, count: int) -> dict:
+    """What each of ``count`` ScanActors reserves on a cluster with resources ``cluster`` (Ray's dict).
 
-    Each actor reserves ``min(1, cluster CPUs / count - DECODE_CPUS)`` CPUs, so that decode tasks
-    always find room beside them (two actors on two 1-CPU nodes: 0.75 each).
+    With at least one GPU per actor, each actor takes one GPU and runs the model there (``device``
+    ``"cuda"``); otherwise the model runs on the CPU and each actor reserves
+    ``min(1, cluster CPUs / count - DECODE_CPUS)`` CPUs, so that decode tasks always find room
+    beside them (two actors on two 1-CPU nodes: 0.75 each).
     """
-    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    cpus = float(cluster.get("CPU", 1.0))
     actor_cpus = max(DECODE_CPUS, min(1.0, cpus / count - DECODE_CPUS))
-    remote = ray.remote(num_cpus=actor_cpus, max_restarts=3, max_task_retries=3)(ScanActor)
-    actors = [remote.options(scheduling_strategy="SPREAD").remote(pack_dir) for _ in range(count)]
+    if float(cluster.get("GPU", 0.0)) >= count:
+        return {"num_cpus": actor_cpus, "num_gpus": 1, "device": "cuda"}
+    return {"num_cpus": actor_cpus, "num_gpus": 0, "device": "cpu"}
+
+
+def _start_actors(ray, pack_dir: str, count: int) -> list:
+    """``count`` ScanActors, spread over the nodes, each restarted when it dies and its batch retried."""
+    resources = actor_resources(ray.cluster_resources(), count)
+    log.info("scan actors: %d on %s", count, resources["device"])
+    remote = ray.remote(num_cpus=resources["num_cpus"], num_gpus=resources["num_gpus"], max_restarts=3,
+                        max_task_retries=3)(ScanActor)
+    actors = [remote.options(scheduling_strategy="SPREAD").remote(pack_dir, device=resources["device"])
+              for _ in range(count)]
     for actor in actors:
         log.info("scan actor on node %s (pid %s)", *ray.get(actor.where.remote()).values())
     return actors

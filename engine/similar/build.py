@@ -84,7 +84,7 @@ def embed_case(predictor, image01: np.ndarray, report: str | None) -> tuple[dict
     batch, outputs = predictor.embed_batch(tensor, [report] if report else None)
     vectors = {name: vector[0] for name, vector in batch.items()}
     mode = "joint" if report else "image"
-    probabilities = predictor.probabilities(outputs[mode].logits.numpy(), mode)[0]
+    probabilities = predictor.probabilities(outputs[mode].logits.cpu().numpy(), mode)[0]
     positives = [name for name, p, t in zip(predictor.labels, probabilities, predictor.thresholds[mode]) if p >= t]
     return vectors, positives
 

@@ -93,3 +93,16 @@ def test_cli_predict_unreadable_file(tiny_pack_dir, tmp_path):
     result = subprocess.run([sys.executable, "-m", "cxr_lens", "predict", str(bad), "--pack", str(tiny_pack_dir)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "x.dcm" in result.stderr
+
+
+def test_device_option_runs_on_the_cpu_and_names_a_device_it_cannot_use(tiny_pack_dir, chest_like_image):
+    import torch
+
+    from engine.predict import Predictor
+
+    on_cpu = Predictor(tiny_pack_dir, device="cpu").predict(chest_like_image, report="Small left effusion.")
+    default = Predictor(tiny_pack_dir).predict(chest_like_image, report="Small left effusion.")
+    assert [f.probability for f in on_cpu.findings] == [f.probability for f in default.findings]
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="cannot run the model on device 'cuda'"):
+            Predictor(tiny_pack_dir, device="cuda")

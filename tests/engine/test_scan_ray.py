@@ -16,7 +16,7 @@ import pytest
 
 from engine.scan import scan_folder
 
-ray = pytest.importorskip("ray")
+import ray  # noqa: E402 - the cluster extra is part of the test install; a missing Ray fails, never skips
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY_BIN = Path(sys.executable).parent / "ray"
@@ -230,3 +230,14 @@ def test_inputs_stream_from_a_folder_or_a_manifest_with_or_without_a_header(tmp_
     with pytest.raises(EngineError, match="no such folder or manifest"):
         next(RayScan(tmp_path / "nowhere", tmp_path / "out", tmp_path).run())
     assert not (tmp_path / "out").exists()  # stopped before Ray or any output
+
+
+def test_actors_take_a_gpu_each_when_the_cluster_has_enough_and_the_cpu_otherwise():
+    from engine.scan_ray import DECODE_CPUS, actor_resources
+
+    on_gpus = actor_resources({"CPU": 16.0, "GPU": 2.0}, 2)
+    assert on_gpus["num_gpus"] == 1 and on_gpus["device"] == "cuda" and on_gpus["num_cpus"] == 1.0
+    too_few = actor_resources({"CPU": 2.0, "GPU": 1.0}, 2)
+    assert too_few["num_gpus"] == 0 and too_few["device"] == "cpu"
+    cpu_only = actor_resources({"CPU": 2.0}, 2)
+    assert cpu_only == {"num_cpus": 1.0 - DECODE_CPUS, "num_gpus": 0, "device": "cpu"}
