@@ -2,7 +2,8 @@
 
 For every image (the bundled demo studies, 448 px, and pydicom-data's real CR chest film RG1_UNCR,
 1955x1841, when installed) it times, per round: reading + predicting the image (what a scan does per
-file, the baseline), writing its SR (TID 1500, 17 findings) as ``write_sr`` does (from a cached
+file, the baseline), reading its header and writing its SR (TID 1500, 17 findings) as the scan's
+writer does (the header is read once for the SR and the SEG; the SR from a cached
 template once one fits the image; the first write of each kind of image builds the template), the
 same SR built in full by highdicom (the writer before templates, for comparison), and writing a
 one-finding heatmap Segmentation (the map is computed once beforehand: explaining is not writing).
@@ -41,6 +42,7 @@ def time_set(predictor, algorithm, files: list[Path], out: Path) -> dict:
     """Median per-image milliseconds of predict, SR and SEG (from a template, first write, highdicom build)."""
     from engine.dicom_results import seg_template, sr_template
     from engine.dicom_results.seg import build_heatmap_seg, write_heatmap_seg
+    from engine.dicom_results.source import read_source
     from engine.dicom_results.sr import build_sr, write_sr
     from engine.explain.heatmap import Heatmap, explain_steps
     from engine.images.display import display_float
@@ -61,9 +63,10 @@ def time_set(predictor, algorithm, files: list[Path], out: Path) -> dict:
             prediction = predictor.predict(read_image(path))
             t1 = time.perf_counter()
             kinds = sr_template.cached_templates(), seg_template.cached_templates()
-            write_sr(path, prediction, algorithm, out / f"{index}.sr.dcm")
+            source = read_source(path)  # read once for both objects, as the scan's writer does
+            write_sr(source, prediction, algorithm, out / f"{index}.sr.dcm")
             t2 = time.perf_counter()
-            write_heatmap_seg(path, maps[path], "gradcam", algorithm, out / f"{index}.seg.dcm")
+            write_heatmap_seg(source, maps[path], "gradcam", algorithm, out / f"{index}.seg.dcm")
             t3 = time.perf_counter()
             build_sr(path, prediction, algorithm).save_as(out / f"{index}.full.sr.dcm", enforce_file_format=True)
             t4 = time.perf_counter()

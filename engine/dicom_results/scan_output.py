@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 
 from engine.dicom_results.seg import write_heatmap_seg
-from engine.dicom_results.source import Algorithm
+from engine.dicom_results.source import Algorithm, read_source
 from engine.dicom_results.sr import write_sr
 from engine.errors import EngineError
 from engine.images.read import read_image, sniff_kind
@@ -99,11 +99,12 @@ class ScanDicomWriter:
 
     def _write_objects(self, record: dict, entry: dict) -> None:
         stem = record.get("sop_uid") or Path(record["path"]).stem
-        entry["sr"] = str(write_sr(record["path"], record, self.algorithm, self.folder / f"{stem}.sr.dcm"))
+        source = read_source(record["path"])  # one header read for the SR and the SEG
+        entry["sr"] = str(write_sr(source, record, self.algorithm, self.folder / f"{stem}.sr.dcm"))
         labels = self._labels_for(record)
         if labels:
             maps = self._heatmaps(record["path"], labels)
-            entry["seg"] = str(write_heatmap_seg(record["path"], maps, self.method, self.algorithm,
+            entry["seg"] = str(write_heatmap_seg(source, maps, self.method, self.algorithm,
                                                  self.folder / f"{stem}.{self.method}.seg.dcm"))
 
     def _labels_for(self, record: dict) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ def _checked(source_path, maps: dict[str, np.ndarray]) -> tuple:
     shape = (int(source.Rows), int(source.Columns))
     labels = list(maps)
     if not all(np.shape(maps[name]) == shape for name in labels):
-        raise DicomError(f"a heatmap is not on the image grid {shape} (rows, columns)", path=source_path,
+        raise DicomError(f"a heatmap is not on the image grid {shape} (rows, columns)", path=source.filename,
                          hint="map heatmaps back to the original pixel grid before writing them")
     return source, labels, np.stack([np.clip(np.asarray(maps[name], dtype=np.float32), 0.0, 1.0) for name in labels],
                                     axis=-1)
@@ -89,6 +89,9 @@ def build_seg_from(source, labels: list[str], stack: np.ndarray, method: str, al
 def write_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], method: str, algorithm: Algorithm,
                       out: str | Path) -> Path:
     """Write the Segmentation of :func:`build_heatmap_seg` to ``out``; return the path.
+
+    ``source_path`` is the analysed DICOM file, or its header from
+    :func:`engine.dicom_results.source.read_source` (read once for several objects).
 
     The bytes come from a template of the same pack, labels, method and kind of image when one is
     cached (:func:`engine.dicom_results.seg_template.seg_file_bytes`): the same object as

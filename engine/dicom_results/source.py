@@ -75,8 +75,11 @@ class Analysis:
         return (self.gate or {}).get("status") == "refuse"
 
 
-def read_source(path: str | Path):
+def read_source(path):
     """Read the header of the analysed DICOM image (no pixels) for referencing and copying.
+
+    ``path`` may also be a header this function returned before; it is returned as it is, so a
+    writer of several objects for one image (the scan's SR and SEG) reads the file once.
 
     Raises
     ------
@@ -87,6 +90,8 @@ def read_source(path: str | Path):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    if isinstance(path, pydicom.Dataset):
+        return path
     path = Path(path)
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True)

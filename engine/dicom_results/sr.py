@@ -143,6 +143,9 @@ def build_sr_from(source, analysis: Analysis, algorithm: Algorithm, uids: dict[s
 def write_sr(source_path: str | Path, prediction, algorithm: Algorithm, out: str | Path) -> Path:
     """Write the SR of :func:`build_sr` to ``out`` (parent folders are made); return the path.
 
+    ``source_path`` is the analysed DICOM file, or its header from
+    :func:`engine.dicom_results.source.read_source` (read once for several objects).
+
     The bytes come from a template of the same pack and kind of image when one is cached
     (:func:`engine.dicom_results.sr_template.sr_file_bytes`): the same SR as :func:`build_sr`'s
     except the creation date and time, several times faster.

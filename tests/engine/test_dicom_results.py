@@ -108,6 +108,25 @@ def test_seg_refuses_a_map_off_the_image_grid(tmp_path):
     assert not (tmp_path / "x.dcm").exists()
 
 
+def test_one_header_read_serves_both_writers_and_names_its_file(tmp_path):
+    from engine.dicom_results.source import read_source
+
+    header = read_source(DX_FRONTAL)
+    assert read_source(header) is header
+    prediction = {"mode": "image", "gate": {"status": "pass", "issues": []},
+                  "findings": [{"name": "Effusion", "probability": 0.7, "threshold": 0.5, "positive": True}]}
+    from_header = pydicom.dcmread(write_sr(header, prediction, ALGORITHM, tmp_path / "h.sr.dcm"))
+    from_path = pydicom.dcmread(write_sr(DX_FRONTAL, prediction, ALGORITHM, tmp_path / "p.sr.dcm"))
+    assert from_header.SOPInstanceUID == from_path.SOPInstanceUID
+    assert from_header.ContentSequence == from_path.ContentSequence
+    maps = {"Effusion": np.full((448, 448), 0.25, np.float32)}
+    seg = read_result(write_heatmap_seg(header, maps, "gradcam", ALGORITHM, tmp_path / "h.seg.dcm"))
+    assert seg.references == (header.SOPInstanceUID,)
+    with pytest.raises(DicomError, match="not on the image grid") as refused:
+        write_heatmap_seg(header, {"Effusion": np.zeros((10, 10))}, "gradcam", ALGORITHM, tmp_path / "x.dcm")
+    assert str(DX_FRONTAL) in str(refused.value)
+
+
 def test_uids_are_deterministic_per_image_pack_label_and_method(tmp_path):
     prediction = {"mode": "image", "gate": {"status": "pass", "issues": []},
                   "findings": [{"name": "Effusion", "probability": 0.7, "threshold": 0.5, "positive": True}]}
