@@ -5,7 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup run view test bench dist dist-check clean
+.PHONY: setup system run view test bench dist dist-check clean
+
+# System packages the tests use besides Python, g++ and make: the GL/xkb/fontconfig/dbus/glib
+# libraries Qt's offscreen platform loads; orthanc + its DICOMweb plugin, the real PACS that
+# tests/pacs start; dicom3tools (dciodvfy) and dcmtk (dsrdump), which check every DICOM object we write.
+SYSTEM_PACKAGES := libgl1 libegl1 libopengl0 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+	orthanc orthanc-dicomweb dicom3tools dcmtk
+SYSTEM_TOOLS := Orthanc dciodvfy dsrdump
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,8 +32,21 @@ run: $(STAMP)
 view: $(STAMP)
 	env -u QT_QPA_PLATFORM $(VENV)/bin/cxr-lens view resources/demo
 
+## the system packages the tests use: installed with apt-get when missing (as root), else named
+system:
+	@missing=$$(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing system packages for the tests (missing: $$missing)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(SYSTEM_PACKAGES) >/dev/null; \
+	else \
+		echo "the tests need these system packages: $(SYSTEM_PACKAGES) (missing: $$missing);" \
+			"install them with apt-get as root" >&2; exit 1; \
+	fi
+
 ## the test suite (offscreen Qt, no network)
-test: $(STAMP)
+test: $(STAMP) system
 	$(PY) -m pytest tests
 
 bench: $(STAMP)
