@@ -45,7 +45,7 @@ def sidecar_report(image_path: Path) -> str | None:
     """Return the report text kept beside an image (``<stem>.txt`` or ``report.txt``), if any."""
     for candidate in (image_path.with_suffix(".txt"), *(image_path.parent / n for n in REPORT_NAMES)):
         if candidate.is_file() and candidate != image_path:
-            return candidate.read_text(errors="replace")
+            return candidate.read_text(encoding="utf-8", errors="replace")
     return None
 
 

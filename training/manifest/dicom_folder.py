@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.images.read import read_path
 from engine.reports.labels import LABEL_NAMES
+from engine.scan import sidecar_report
 from training.manifest.common import Collected, Mapping, Row, frontal_view
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,11 @@ def sr_text(path: Path) -> tuple[str, str] | None:
 
 
 def _text_beside(image_path: Path) -> str:
-    folder = image_path.parent
-    texts = sorted(folder.glob("*.txt"))
-    for candidate in (image_path.with_suffix(".txt"), folder / "report.txt"):
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8", errors="replace")
+    """The report the scan reads beside an image (``<stem>.txt``, ``report.txt``), else the folder's only .txt."""
+    text = sidecar_report(image_path)
+    if text is not None:
+        return text
+    texts = sorted(image_path.parent.glob("*.txt"))
     return texts[0].read_text(encoding="utf-8", errors="replace") if len(texts) == 1 else ""
 
 
