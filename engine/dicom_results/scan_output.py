@@ -103,7 +103,7 @@ class ScanDicomWriter:
         entry["sr"] = str(write_sr(source, record, self.algorithm, self.folder / f"{stem}.sr.dcm"))
         labels = self._labels_for(record)
         if labels:
-            maps = self._heatmaps(record["path"], labels)
+            maps = self.heatmaps_for(record["path"], labels)
             entry["seg"] = str(write_heatmap_seg(source, maps, self.method, self.algorithm,
                                                  self.folder / f"{stem}.{self.method}.seg.dcm"))
 
@@ -112,7 +112,7 @@ class ScanDicomWriter:
             return ()  # refused by the gate, or image findings withheld: no image to explain
         return tuple(record.get("positive", ())) if self.heatmaps == "positive" else tuple(self.heatmaps)
 
-    def _heatmaps(self, path: str, labels: tuple[str, ...]) -> dict:
+    def heatmaps_for(self, path: str, labels: tuple[str, ...]) -> dict:
         """Image-input heatmaps on the image's own pixel grid, one per label."""
         from engine.explain.heatmap import Heatmap, explain_steps
         from engine.images.display import display_float

@@ -25,17 +25,23 @@ MAX_FRACTIONAL = 255
 
 
 def _checked(source_path, maps: dict[str, np.ndarray]) -> tuple:
-    """The source header, the label names and the maps stacked as (rows, cols, labels) float32 in [0, 1]."""
+    """The source header, the label names and the maps as float32 (rows, cols) arrays (not copied when
+    they are float32 already; values unchecked: the writers clip them to [0, 1])."""
     if not maps:
         raise ValueError("no heatmap to write")
     source = read_source(source_path)
     shape = (int(source.Rows), int(source.Columns))
     labels = list(maps)
-    if not all(np.shape(maps[name]) == shape for name in labels):
+    arrays = [np.asarray(maps[name], dtype=np.float32) for name in labels]
+    if not all(a.shape == shape for a in arrays):
         raise DicomError(f"a heatmap is not on the image grid {shape} (rows, columns)", path=source.filename,
                          hint="map heatmaps back to the original pixel grid before writing them")
-    return source, labels, np.stack([np.clip(np.asarray(maps[name], dtype=np.float32), 0.0, 1.0) for name in labels],
-                                    axis=-1)
+    return source, labels, arrays
+
+
+def stacked(arrays: list[np.ndarray]) -> np.ndarray:
+    """Maps as highdicom takes them: (rows, cols, labels) float32, clipped to [0, 1]."""
+    return np.stack([np.clip(a, 0.0, 1.0) for a in arrays], axis=-1)
 
 
 def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], method: str, algorithm: Algorithm):
@@ -46,8 +52,8 @@ def build_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], meth
     DicomError
         The source is not a DICOM image, or a map's shape is not the source's (rows, columns).
     """
-    source, labels, stack = _checked(source_path, maps)
-    return build_seg_from(source, labels, stack, method, algorithm, seg_uids(source, labels, method, algorithm))
+    source, labels, arrays = _checked(source_path, maps)
+    return build_seg_from(source, labels, stacked(arrays), method, algorithm, seg_uids(source, labels, method, algorithm))
 
 
 def seg_uids(source, labels: list[str], method: str, algorithm: Algorithm) -> dict[str, str]:
@@ -94,14 +100,15 @@ def write_heatmap_seg(source_path: str | Path, maps: dict[str, np.ndarray], meth
     :func:`engine.dicom_results.source.read_source` (read once for several objects).
 
     The bytes come from a template of the same pack, labels, method and kind of image when one is
-    cached (:func:`engine.dicom_results.seg_template.seg_file_bytes`): the same object as
+    cached (:func:`engine.dicom_results.seg_template.seg_file_chunks`): the same object as
     :func:`build_heatmap_seg`'s except the creation date and time.
     """
-    from engine.dicom_results.seg_template import seg_file_bytes
+    from engine.dicom_results.seg_template import seg_file_chunks
 
-    source, labels, stack = _checked(source_path, maps)
-    data = seg_file_bytes(source, labels, stack, method, algorithm)
+    source, labels, arrays = _checked(source_path, maps)
+    chunks = seg_file_chunks(source, labels, arrays, method, algorithm)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    with open(out, "wb") as file:
+        file.writelines(chunks)
     return out

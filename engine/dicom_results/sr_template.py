@@ -94,7 +94,7 @@ def sr_file_bytes(source, analysis: Analysis, algorithm: Algorithm) -> bytes:
     uids = result_uids(source, analysis, algorithm)
     try:
         template = _CACHE.get(template_key(analysis, algorithm), source, lambda: _template(source, analysis, algorithm))
-        return template.fill(source, _values(analysis, uids), uids["sr"])
+        return b"".join(template.fill(source, _values(analysis, uids), uids["sr"]))
     except (TemplateUnsupported, ValueError, TypeError, KeyError) as error:  # the full build says what is wrong
         log.info("SR built in full by highdicom, no template: %s", error)
         return dataset_bytes(build_sr_from(source, analysis, algorithm, uids, decision_code))

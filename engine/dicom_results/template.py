@@ -46,6 +46,7 @@ SOURCE_UIDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 ACQUISITION_TIME = tuple(Tag(tag_for_keyword(k)) for k in ("AcquisitionDateTime", "AcquisitionDate", "AcquisitionTime"))
 NOW = ("InstanceCreationDate", "InstanceCreationTime", "ContentDate", "ContentTime")
 CONTRIBUTING = Tag("ContributingEquipmentSequence")
+MEDIA_UID = Tag("MediaStorageSOPInstanceUID")
 NUMBER_KINDS = ("DS", "FD")
 
 
@@ -130,7 +131,7 @@ class DatasetTemplate:
         self._top = {Tag(tag_for_keyword(k)): slot for k, slot in placeholders.top.items()}
         self._recorder = recorder
         self.charset = built.get("SpecificCharacterSet")
-        self.file_meta = FileMetaDataset(built.file_meta)
+        self._meta_around_uid = self._file_meta_parts(built.file_meta)
         self._parts = self._compile(built, top=True)
         del self._recorder
         self._check_no_leak(self._parts)
@@ -189,6 +190,20 @@ class DatasetTemplate:
     def fits(self, source: Dataset) -> bool:
         """True when ``source`` gives highdicom the same values as the template's source did."""
         return self._signature_of(source) == self._signature
+
+    @staticmethod
+    def _file_meta_parts(file_meta: FileMetaDataset) -> tuple[bytes, bytes]:
+        """The file meta group as pydicom writes it, split around its Media Storage SOP Instance UID element
+        and without its group length (both depend on the UID)."""
+        meta = FileMetaDataset(file_meta)
+        meta.MediaStorageSOPInstanceUID = SENTINEL_UID + "9"
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, False
+        write_file_meta_info(fp, meta, enforce_standard=True)
+        group = fp.getvalue()[12:]  # after (0002,0000) UL, 12 bytes
+        uid = encode_value(MEDIA_UID, "UI", meta.MediaStorageSOPInstanceUID)
+        before, after = group.split(uid)
+        return before, after
 
     # -- compiling ---------------------------------------------------------------------------------
     def _hole(self, element, top: bool) -> Hole | None:
@@ -292,6 +307,9 @@ class DatasetTemplate:
         return self._codes_encoded[(tag, code)]
 
     def _emit(self, parts: list, values: dict, source: Dataset, memo: dict) -> bytes:
+        return b"".join(self._emit_parts(parts, values, source, memo))
+
+    def _emit_parts(self, parts: list, values: dict, source: Dataset, memo: dict) -> list:
         out = []
         for part in parts:
             if isinstance(part, bytes):
@@ -302,20 +320,18 @@ class DatasetTemplate:
                 body = b"".join(ITEM + struct.pack("<I", len(item)) + item
                                 for item in (self._emit(i, values, source, memo) for i in part.items))
                 out.append(part.header + struct.pack("<I", len(body)) + body)
-        return b"".join(out)
+        return out
 
-    def fill(self, source: Dataset, values: dict, sop_instance_uid: str) -> bytes:
-        """The file (preamble, file meta, data set) for ``source`` with ``values`` (slot -> value)."""
+    def fill(self, source: Dataset, values: dict, sop_instance_uid: str) -> list[bytes]:
+        """The file (preamble, file meta, data set) for ``source`` with ``values`` (slot -> value), as
+        byte strings to write one after another (a large Pixel Data is not copied into one string)."""
         now = datetime.datetime.now()
         own = {("src", keyword, i): v for tag, (keyword, count) in self._valued.items()
                for i, v in enumerate(source[tag].value if count > 1 else [source[tag].value])}
         values = {**values, **own, **{("uid", "source:" + k): str(source[k].value) for k in SOURCE_UIDS},
                   **{("now", k): DA(now.date()) if k.endswith("Date") else TM(now.time()) for k in NOW},
                   ("contributing",): self._contributing(source, now)}
-        body = self._emit(self._parts, values, source, {})
-        meta = FileMetaDataset(self.file_meta)
-        meta.MediaStorageSOPInstanceUID = sop_instance_uid
-        fp = DicomBytesIO()
-        fp.is_little_endian, fp.is_implicit_VR = True, False
-        write_file_meta_info(fp, meta, enforce_standard=True)
-        return b"\x00" * 128 + b"DICM" + fp.getvalue() + body
+        before, after = self._meta_around_uid
+        group = before + encode_value(MEDIA_UID, "UI", sop_instance_uid) + after
+        head = b"".join((b"\x00" * 128, b"DICM", struct.pack("<HH2sHI", 2, 0, b"UL", 4, len(group)), group))
+        return [head, *self._emit_parts(self._parts, values, source, {})]

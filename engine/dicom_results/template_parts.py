@@ -103,8 +103,12 @@ def acquisition_datetime(source: Dataset):
 
 
 def encode_value(tag, vr: str, value) -> bytes | None:
-    """A UI, DS or FD element in explicit VR little endian, byte for byte as pydicom's writer encodes it
-    (its per-element overhead was most of a template fill); None for other VRs."""
+    """A UI, DS, FD or OB element in explicit VR little endian, byte for byte as pydicom's writer encodes
+    it (its per-element overhead was most of a template fill; for Pixel Data, its two copies); None for
+    other VRs."""
+    if vr == "OB":  # value: bytes or a byte memoryview, copied once
+        pad = b"\x00" * (len(value) % 2)
+        return struct.pack("<HH2sHI", tag >> 16, tag & 0xFFFF, b"OB", 0, len(value) + len(pad)) + value + pad
     if vr == "UI":
         data = str(value).encode("ascii")
         data += b"\x00" * (len(data) % 2)

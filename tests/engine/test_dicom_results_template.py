@@ -130,7 +130,7 @@ def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
     import numpy as np
 
     from engine.dicom_results.seg import build_seg_from, seg_uids
-    from engine.dicom_results.seg_template import seg_file_bytes
+    from engine.dicom_results.seg_template import seg_file_chunks
     from engine.dicom_results.template_parts import dataset_bytes
 
     rng = np.random.default_rng(7)
@@ -139,8 +139,10 @@ def test_template_seg_equals_highdicom_build_image_after_image(rg1_path):
         labels = ["Effusion", "Support Devices"][: 1 + k % 2]
         stack = rng.random((int(source.Rows), int(source.Columns), len(labels))).astype(np.float32)
         stack[0, :4, 0] = [0.5 / 255, 1.5 / 255, 0.0, 1.0]  # halves round to even, as in highdicom
-        fast = seg_file_bytes(source, labels, stack, "gradcam", ALGORITHM)
-        reference = dataset_bytes(build_seg_from(source, labels, stack, "gradcam", ALGORITHM,
+        if k % 2:  # values outside [0, 1] are clipped, as highdicom's build is given them
+            stack[1, :3, -1] = [-0.5, 1.5, np.inf]
+        fast = b"".join(seg_file_chunks(source, labels, [stack[..., i] for i in range(len(labels))], "gradcam", ALGORITHM))
+        reference = dataset_bytes(build_seg_from(source, labels, np.clip(stack, 0, 1), "gradcam", ALGORITHM,
                                                  seg_uids(source, labels, "gradcam", ALGORITHM)))
         written, expected = _seg_without_write_time(fast), _seg_without_write_time(reference)
         assert written.file_meta == expected.file_meta
@@ -171,7 +173,7 @@ def test_a_map_that_is_not_finite_is_written_by_highdicom_in_full():
     stack[0, 0, 0] = np.nan
     before = seg_template.cached_templates()
     with pytest.warns(RuntimeWarning):  # highdicom casts the NaN as numpy does
-        data = seg_template.seg_file_bytes(source, ["Effusion"], stack, "ig", ALGORITHM)
+        data = b"".join(seg_template.seg_file_chunks(source, ["Effusion"], [stack[..., 0]], "ig", ALGORITHM))
         reference = dataset_bytes(build_seg_from(source, ["Effusion"], stack, "ig", ALGORITHM,
                                                  seg_uids(source, ["Effusion"], "ig", ALGORITHM)))
     assert seg_template.cached_templates() == before
