@@ -19,6 +19,7 @@ result equals highdicom's own build.
 from __future__ import annotations
 
 import datetime
+import itertools
 import struct
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,6 +49,7 @@ NOW = ("InstanceCreationDate", "InstanceCreationTime", "ContentDate", "ContentTi
 CONTRIBUTING = Tag("ContributingEquipmentSequence")
 MEDIA_UID = Tag("MediaStorageSOPInstanceUID")
 NUMBER_KINDS = ("DS", "FD")
+LENGTH = b"\x00\x00\x00\x00"  # where a sequence's or item's length goes
 
 
 def source_sentinels() -> dict[str, tuple]:
@@ -58,6 +60,30 @@ def source_sentinels() -> dict[str, tuple]:
 def sentinel_uids(roles: list[str]) -> dict[str, tuple]:
     """Placeholder UIDs for the result's own UIDs (after the source's): ``{sentinel: ("uid", role)}``."""
     return {f"{SENTINEL_UID}{n + 1 + len(SOURCE_UIDS)}": ("uid", role) for n, role in enumerate(roles)}
+
+
+def flatten(parts: list) -> tuple[list, list]:
+    """Compiled parts as one flat list of pieces (bytes and holes; a sequence's or item's length is a
+    4-byte placeholder) and the lengths to write in: ``(index of the placeholder, first piece, end)``."""
+    pieces: list = []
+    lengths: list = []
+
+    def add(parts: list) -> None:
+        for part in parts:
+            if not isinstance(part, Seq):
+                pieces.append(part)
+                continue
+            pieces.extend((part.header, LENGTH))
+            at, start = len(pieces) - 1, len(pieces)
+            for item in part.items:
+                pieces.extend((ITEM, LENGTH))
+                item_at, item_start = len(pieces) - 1, len(pieces)
+                add(item)
+                lengths.append((item_at, item_start, len(pieces)))
+            lengths.append((at, start, len(pieces)))
+
+    add(parts)
+    return pieces, lengths
 
 
 @dataclass
@@ -132,11 +158,12 @@ class DatasetTemplate:
         self._recorder = recorder
         self.charset = built.get("SpecificCharacterSet")
         self._meta_around_uid = self._file_meta_parts(built.file_meta)
-        self._parts = self._compile(built, top=True)
+        parts = self._compile(built, top=True)
         del self._recorder
-        self._check_no_leak(self._parts)
+        self._check_no_leak(parts)
+        self._pieces, self._lengths = flatten(parts)
         source_uid_tags = {Tag(tag_for_keyword(k)) for k in SOURCE_UIDS}
-        self.copied = tuple(sorted(s[1] for s in self._slots(self._parts) if s[0] == "copy"))
+        self.copied = tuple(sorted(s[1] for s in self._slots(parts) if s[0] == "copy"))
         self._signed = tuple(sorted(recorder.read_tags - source_uid_tags - set(self.copied) - set(ACQUISITION_TIME)
                                     - set(self._valued)))
         self._signature = self._signature_of(source)
@@ -256,7 +283,7 @@ class DatasetTemplate:
                     parts.append(node)
                     continue
                 if not undefined:  # its items are encoded already: frame them as pydicom does
-                    encoded = self._emit([node], {}, Dataset(), {})
+                    encoded = b"".join(self._assemble(*flatten([node]), {}, Dataset()))
             encoded = encoded if encoded is not None else encode_element(element, self.charset)
             if parts and isinstance(parts[-1], bytes):
                 parts[-1] += encoded
@@ -306,20 +333,13 @@ class DatasetTemplate:
             self._codes_encoded[(tag, code)] = encode_element(element, self.charset)
         return self._codes_encoded[(tag, code)]
 
-    def _emit(self, parts: list, values: dict, source: Dataset, memo: dict) -> bytes:
-        return b"".join(self._emit_parts(parts, values, source, memo))
-
-    def _emit_parts(self, parts: list, values: dict, source: Dataset, memo: dict) -> list:
-        out = []
-        for part in parts:
-            if isinstance(part, bytes):
-                out.append(part)
-            elif isinstance(part, Hole):
-                out.append(self._fill(part, values, source, memo))
-            else:
-                body = b"".join(ITEM + struct.pack("<I", len(item)) + item
-                                for item in (self._emit(i, values, source, memo) for i in part.items))
-                out.append(part.header + struct.pack("<I", len(body)) + body)
+    def _assemble(self, pieces: list, lengths: list, values: dict, source: Dataset) -> list:
+        """``pieces`` (see :func:`flatten`) with the holes filled and the lengths written in."""
+        memo: dict = {}
+        out = [self._fill(p, values, source, memo) if isinstance(p, Hole) else p for p in pieces]
+        offsets = list(itertools.accumulate(map(len, out), initial=0))
+        for at, start, end in lengths:
+            out[at] = struct.pack("<I", offsets[end] - offsets[start])
         return out
 
     def fill(self, source: Dataset, values: dict, sop_instance_uid: str) -> list[bytes]:
@@ -334,4 +354,4 @@ class DatasetTemplate:
         before, after = self._meta_around_uid
         group = before + encode_value(MEDIA_UID, "UI", sop_instance_uid) + after
         head = b"".join((b"\x00" * 128, b"DICM", struct.pack("<HH2sHI", 2, 0, b"UL", 4, len(group)), group))
-        return [head, *self._emit_parts(self._parts, values, source, {})]
+        return [head, *self._assemble(self._pieces, self._lengths, values, source)]
