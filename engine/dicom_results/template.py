@@ -48,6 +48,7 @@ ACQUISITION_TIME = tuple(Tag(tag_for_keyword(k)) for k in ("AcquisitionDateTime"
 NOW = ("InstanceCreationDate", "InstanceCreationTime", "ContentDate", "ContentTime")
 CONTRIBUTING = Tag("ContributingEquipmentSequence")
 MEDIA_UID = Tag("MediaStorageSOPInstanceUID")
+CONTRIBUTION_TIME = Tag("ContributionDateTime")
 NUMBER_KINDS = ("DS", "FD")
 LENGTH = b"\x00\x00\x00\x00"  # where a sequence's or item's length goes
 
@@ -167,7 +168,8 @@ class DatasetTemplate:
         self._signed = tuple(sorted(recorder.read_tags - source_uid_tags - set(self.copied) - set(ACQUISITION_TIME)
                                     - set(self._valued)))
         self._signature = self._signature_of(source)
-        self._acquisition, self._highdicom = self._equipment(source)
+        self._equipment_parts = [None if item is None else self._around_contribution_time(item)
+                                 for item in self._equipment(source)]
         self._codes_encoded: dict = {}
 
     def _refuse_sentinels_in(self, dataset: Dataset, tags) -> None:
@@ -199,16 +201,24 @@ class DatasetTemplate:
                 del item.ContributionDateTime
         return acquisition, mine
 
-    def _contributing(self, source: Dataset, now: datetime.datetime) -> list:
-        items = []
-        if self._acquisition is not None:
-            items.append(Dataset(dict(self._acquisition._dict)))
-            when = acquisition_datetime(source)
-            if when is not None:
-                items[0].ContributionDateTime = DT(when)
-        items.append(Dataset(dict(self._highdicom._dict)))
-        items[-1].ContributionDateTime = DT(now)
-        return items
+    def _around_contribution_time(self, item: Dataset) -> tuple[bytes, bytes]:
+        """An equipment item's elements encoded before and after where its Contribution DateTime goes."""
+        encoded = [(tag, encode_element(item[tag], self.charset)) for tag in sorted(item.keys())]
+        return (b"".join(e for tag, e in encoded if tag < CONTRIBUTION_TIME),
+                b"".join(e for tag, e in encoded if tag > CONTRIBUTION_TIME))
+
+    def _contributing(self, source: Dataset, now: datetime.datetime) -> bytes:
+        """The Contributing Equipment Sequence as highdicom writes it: the source's acquisition equipment
+        (when it names one) at its acquisition date and time, then highdicom's, now."""
+        acquisition, mine = self._equipment_parts
+        items = [] if acquisition is None else [(acquisition, acquisition_datetime(source))]
+        body = []
+        for (before, after), when in items + [(mine, now)]:
+            time = b"" if when is None else encode_element(DataElement(CONTRIBUTION_TIME, "DT", DT(when)), self.charset)
+            item = before + time + after
+            body.append(ITEM + struct.pack("<I", len(item)) + item)
+        body = b"".join(body)
+        return struct.pack("<HH", CONTRIBUTING.group, CONTRIBUTING.element) + SQ_PREFIX + struct.pack("<I", len(body)) + body
 
     def _signature_of(self, source: Dataset) -> tuple:
         return (tuple(value_key(source, tag) for tag in self._signed), tuple(tag in source for tag in self.copied),
@@ -314,6 +324,8 @@ class DatasetTemplate:
         kind = hole.slot[0]
         if kind == "copy":
             return encode_element(source[hole.tag], self.charset)
+        if kind == "contributing":  # encoded whole by _contributing
+            return values[hole.slot]
         is_number = hole.vr in NUMBER_KINDS and hole.slot[-1] == hole.vr
         value = values[hole.slot[:-1] if is_number else hole.slot]
         if isinstance(value, Code):
