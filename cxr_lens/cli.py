@@ -70,6 +70,8 @@ def run_parsed(args, prog: str) -> int:
     """Set up logging to stderr, run ``args.func`` and map engine errors to exit code 2."""
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # highdicom narrates every attribute module it copies into a result at INFO: only with --verbose
+    logging.getLogger("highdicom").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return int(args.func(args) or EXIT_OK)
     except EngineError as error:

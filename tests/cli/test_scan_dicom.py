@@ -77,3 +77,22 @@ def test_scan_dicom_options_are_checked_before_work(tmp_path, tiny_pack_dir, cap
     assert main(["scan", str(folder), "--out", str(tmp_path / "o"), "--pack", str(tiny_pack_dir), "--dicom-sr",
                  "--heatmaps", "spleen"]) == 1
     assert "unknown label 'spleen'" in capsys.readouterr().err and not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_highdicom_narrates_only_with_verbose(tmp_path, tiny_pack_dir, caplog):
+    import logging
+
+    from engine.dicom_results import seg_template, sr_template
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(DX, folder / "dx.dcm")
+    caplog.set_level(logging.INFO)
+    for verbose, out in (([], tmp_path / "quiet"), (["--verbose"], tmp_path / "verbose")):
+        caplog.clear()
+        sr_template.clear_templates()  # highdicom builds the templates again
+        seg_template.clear_templates()
+        assert main([*verbose, "scan", str(folder), "--out", str(out), "--pack", str(tiny_pack_dir),
+                     "--dicom-sr", "--heatmaps", "Effusion"]) == 0
+        narrated = [r for r in caplog.records if r.name.startswith("highdicom")]
+        assert bool(narrated) == bool(verbose), verbose
