@@ -33,9 +33,10 @@ def _template(source, labels: list[str], shape: tuple, method: str, algorithm: A
 
 
 def frames(arrays: list[np.ndarray]) -> memoryview:
-    """Pixel Data of float32 (rows, cols) maps (its bytes, not copied): one 8-bit frame per map, ``round(clip(value, 0, 1) * 255)``
-    in float32 as highdicom computes it (halves to even). Computed in blocks of rows that stay in the
-    CPU cache (a 3.6 Mpx film: 2 ms rather than 7 ms with highdicom's whole-array steps).
+    """Pixel Data of float32 (rows, cols) maps, as a view of its bytes: one 8-bit frame per map,
+    ``round(clip(value, 0, 1) * 255)`` in float32 as highdicom computes it (halves to even). Computed
+    in blocks of rows that stay in the CPU cache (a 3.6 Mpx film: 2.3 ms; whole-array steps as
+    highdicom takes them, with a clipped and stacked copy, took 8.6 ms).
 
     Raises
     ------
